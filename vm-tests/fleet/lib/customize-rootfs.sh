@@ -39,12 +39,12 @@ if [[ $suite == sid ]]; then
 # and vfs storage (overlay2 cannot sit on the host's overlayfs).
 [Service]
 ExecStart=
-ExecStart=/usr/sbin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock --iptables=false --ip6tables=false --ip-forward=false --storage-driver=vfs
+ExecStart=/usr/sbin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock --iptables=false --ip6tables=false --ip-forward=false --storage-driver=vfs $DOCKER_OPTS
 CONF
 	rm -f "$root/etc/docker/daemon.json"
 fi
 
-# Units that fail, or only cost time, in a container without a console,
+# Units that fail, or only cost time (sshd-keygen: host keys come from `up`), in a container without a console,
 # real disks or network beyond the fleet's bridge.
 for unit in \
 	apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.timer \
@@ -53,7 +53,7 @@ for unit in \
 	systemd-networkd-wait-online.service systemd-timesyncd.service \
 	systemd-resolved.service systemd-networkd.service systemd-networkd.socket \
 	systemd-firstboot.service systemd-homed.service systemd-userdbd.socket \
-	ldconfig.service; do
+	ldconfig.service sshd-keygen.service; do
 	ln -sfn /dev/null "$root/etc/systemd/system/$unit"
 done
 

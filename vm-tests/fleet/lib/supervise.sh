@@ -77,11 +77,14 @@ sup_launch() {
 		cgroup_rmtree "$cg/$h" || true
 		mkdir -p "$cg/$h"
 	done
+	# CAP_NET_ADMIN (only over the host's own netns) lets dockerd make its
+	# bridge; keyctl and bpf let runc start containers (sid: docker run works).
 	(
 		for cg in "${SUP_CGROOTS[@]}"; do echo "$BASHPID" >"$cg/$h/cgroup.procs"; done
 		exec env "${SUP_ENV[@]}" systemd-nspawn --boot --directory="$wd/$h/root" --machine="$h" \
 			--keep-unit --register=no --network-namespace-path="/run/netns/$(host_ns "$name" "$i")" \
 			--link-journal=no --resolv-conf=off --timezone=off --console=read-only \
+			--capability=CAP_NET_ADMIN --system-call-filter="add_key keyctl request_key bpf" \
 			"${SUP_BINDS[@]}" </dev/null >>"$st/logs/$h.log" 2>&1
 	) &
 	SUP_IDX[$!]=$i
