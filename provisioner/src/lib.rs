@@ -1,0 +1,21 @@
+//! katafleet: puts Kata Containers on a fleet of Linux hosts over SSH.
+//! The shape is facts → plan → apply → verify.
+
+pub mod apply;
+pub mod assets;
+pub mod cli;
+pub mod commands;
+pub mod diagnostic;
+pub mod facts;
+pub mod inventory;
+pub mod manifest;
+pub mod pipeline;
+pub mod plan;
+pub mod progress;
+pub mod readiness;
+pub mod release;
+pub mod report;
+pub mod runlog;
+pub mod templates;
+pub mod transport;
+pub mod verify;

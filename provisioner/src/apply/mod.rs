@@ -1,0 +1,152 @@
+//! Sends a plan to its host as one script over one channel and reads the
+//! per-step results it streams back.
+
+mod script;
+
+use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
+
+use crate::plan::{Action, Plan};
+use crate::release::fetch::Fetched;
+use crate::transport::{Payload, ScriptOutput, Transport, TransportError};
+
+pub use script::render;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepStatus {
+    Changed,
+    Ok,
+    Warn,
+    Failed,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StepResult {
+    /// 1-based index into the plan's changes.
+    pub step: usize,
+    pub status: StepStatus,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ApplyOutcome {
+    pub steps: Vec<StepResult>,
+    pub output: ScriptOutput,
+    pub script: String,
+}
+
+impl ApplyOutcome {
+    pub fn failure(&self) -> Option<String> {
+        if let Some(f) = self.steps.iter().find(|s| s.status == StepStatus::Failed) {
+            return Some(f.message.clone());
+        }
+        if !self.output.success() {
+            let stderr = self.output.stderr.trim();
+            return Some(format!(
+                "the apply script exited with {:?}{}",
+                self.output.exit_code,
+                if stderr.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {stderr}")
+                }
+            ));
+        }
+        None
+    }
+
+    pub fn changed(&self) -> usize {
+        self.steps
+            .iter()
+            .filter(|s| matches!(s.status, StepStatus::Changed | StepStatus::Warn))
+            .count()
+    }
+
+    pub fn warnings(&self) -> Vec<String> {
+        self.steps
+            .iter()
+            .filter(|s| s.status == StepStatus::Warn)
+            .map(|s| s.message.clone())
+            .collect()
+    }
+}
+
+/// Progress of one step as it happens: (step index, finished result or None when it starts).
+pub type StepEvent = (usize, Option<StepResult>);
+
+pub async fn apply(
+    transport: &dyn Transport,
+    plan: &Plan,
+    release: Option<&Fetched>,
+    events: UnboundedSender<StepEvent>,
+) -> Result<ApplyOutcome, TransportError> {
+    let script = render(plan, release, env!("CARGO_PKG_VERSION"));
+    let installs = plan
+        .changes
+        .iter()
+        .any(|c| matches!(c.action, Action::InstallKata { .. }));
+    let payload = release.filter(|_| installs).map(|r| Payload {
+        path: r.path.clone(),
+        size: r.size,
+    });
+    let (tx, mut rx) = unbounded_channel::<String>();
+    let forward = async move {
+        let mut steps = Vec::new();
+        while let Some(line) = rx.recv().await {
+            if let Some(event) = parse_line(&line) {
+                if let (_, Some(result)) = &event {
+                    steps.push(result.clone());
+                }
+                let _ = events.send(event);
+            }
+        }
+        steps
+    };
+    let (output, steps) = tokio::join!(transport.run(&script, payload.as_ref(), Some(tx)), forward);
+    Ok(ApplyOutcome {
+        steps,
+        output: output?,
+        script,
+    })
+}
+
+fn parse_line(line: &str) -> Option<StepEvent> {
+    if let Some(rest) = line.strip_prefix("@@begin ") {
+        return rest.trim().parse().ok().map(|n| (n, None));
+    }
+    let rest = line.strip_prefix("@@step ")?;
+    let mut parts = rest.splitn(3, ' ');
+    let step: usize = parts.next()?.parse().ok()?;
+    let status = match parts.next()? {
+        "changed" => StepStatus::Changed,
+        "ok" => StepStatus::Ok,
+        "warn" => StepStatus::Warn,
+        _ => StepStatus::Failed,
+    };
+    let message = parts.next().unwrap_or_default().trim().to_string();
+    Some((
+        step,
+        Some(StepResult {
+            step,
+            status,
+            message,
+        }),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_protocol_lines() {
+        assert_eq!(parse_line("@@begin 3").map(|e| e.0), Some(3));
+        let (n, r) = parse_line("@@step 2 failed checksum mismatch: x").unwrap();
+        let r = r.unwrap();
+        assert_eq!(
+            (n, r.status, r.message.as_str()),
+            (2, StepStatus::Failed, "checksum mismatch: x")
+        );
+        assert!(parse_line("hello").is_none());
+    }
+}

@@ -1,0 +1,174 @@
+//! Turns a plan into one POSIX sh script. Each change is one numbered step;
+//! the script stops at the first failed step.
+
+use std::fmt::Write as _;
+
+use base64::Engine;
+
+use crate::manifest::MANIFEST_PATH;
+use crate::plan::{Action, FileWrite, Plan, Service, Validation};
+use crate::release::fetch::Fetched;
+use crate::release::Layout;
+
+const LIB: &str = include_str!("lib.sh");
+
+fn b64(text: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(text.as_bytes())
+}
+
+/// Single-quotes a word for sh.
+fn q(word: &str) -> String {
+    format!("'{}'", word.replace('\'', "'\\''"))
+}
+
+/// The script for `plan`; `release` is the verified asset when it installs one.
+/// Returns the script and whether it expects the release as its payload.
+pub fn render(plan: &Plan, release: Option<&Fetched>, katafleet_version: &str) -> String {
+    let mut s = String::from(LIB);
+    for (i, change) in plan.changes.iter().enumerate() {
+        let id = i + 1;
+        let _ = writeln!(s, "\nkf_begin {id}");
+        match &change.action {
+            Action::InstallKata {
+                asset,
+                sha256,
+                replaces_foreign,
+            } => {
+                let Some(release) = release else {
+                    let _ = writeln!(s, "kf_report {id} failed 'no release asset was prepared for this host'; exit 1");
+                    continue;
+                };
+                let layout = Layout::new(asset.runtime, crate::release::Hypervisor::Qemu);
+                let marker = format!(
+                    "version={}\nruntime={}\nsha256={}\nasset={}\ninstalled-by=katafleet {katafleet_version}\n",
+                    asset.version,
+                    format!("{:?}", asset.runtime).to_lowercase(),
+                    sha256,
+                    asset.file_name()
+                );
+                let _ = writeln!(
+                    s,
+                    "kf_install {id} {} {} {} {} {} {} || exit 1\nkf_report {id} changed {}",
+                    release.size,
+                    sha256,
+                    q(&format!("{} -d", asset.compression().tool())),
+                    q(&layout.shim),
+                    b64(&marker),
+                    u8::from(*replaces_foreign),
+                    q(&format!("installed {}", asset.file_name())),
+                );
+            }
+            Action::WriteFile(w) => {
+                let _ = writeln!(s, "{}", write_cmds(w));
+                let _ = writeln!(
+                    s,
+                    "if [ $? -ne 0 ]; then kf_report {id} failed {}; exit 1; fi\nkf_report {id} changed {}",
+                    q(&format!("cannot write {}", w.path)),
+                    q(&format!("wrote {}", w.path))
+                );
+            }
+            Action::LoadModules { modules } => {
+                let list = modules.join(" ");
+                let _ = writeln!(
+                    s,
+                    "kf_failed=''\nfor m in {list}; do modprobe \"$m\" 2>/dev/null || kf_failed=\"$kf_failed $m\"; done\n\
+                     if [ -n \"$kf_failed\" ]; then kf_report {id} failed \"modprobe failed for:$kf_failed\"; exit 1; fi\n\
+                     kf_report {id} changed {}",
+                    q(&format!("loaded {list}"))
+                );
+            }
+            Action::Configure {
+                service,
+                files,
+                validation,
+            } => {
+                configure(&mut s, id, *service, files, validation);
+            }
+        }
+    }
+    let _ = writeln!(
+        s,
+        "\nkf_put {} 644 {} || echo '@@warn cannot record what katafleet owns in {}'",
+        q(MANIFEST_PATH),
+        b64(&plan.manifest.to_json()),
+        MANIFEST_PATH
+    );
+    let _ = writeln!(
+        s,
+        "kf_put /var/lib/katafleet/last-provision 644 \"$(printf 'time=%s\\nkatafleet=%s\\n' \"$(date -u +%Y-%m-%dT%H:%M:%SZ)\" {} | base64 | tr -d '\\n')\"",
+        q(katafleet_version)
+    );
+    s.push_str("exit 0\n");
+    s
+}
+
+fn write_cmds(w: &FileWrite) -> String {
+    let backup = if w.backup {
+        format!("kf_backup_once {} && ", q(&w.path))
+    } else {
+        String::new()
+    };
+    format!(
+        "{backup}kf_put {} {:o} {}",
+        q(&w.path),
+        w.mode,
+        b64(&w.content)
+    )
+}
+
+/// Write a service's files, validate, restart; any failure puts the old
+/// files back (and restarts again if the restart was what failed).
+fn configure(
+    s: &mut String,
+    id: usize,
+    service: Service,
+    files: &[FileWrite],
+    validation: &Validation,
+) {
+    let unit = service.unit();
+    let paths: Vec<String> = files.iter().map(|f| q(&f.path)).collect();
+    let paths = paths.join(" ");
+    for f in files {
+        let _ = writeln!(s, "kf_keep {}", q(&f.path));
+    }
+    let writes: Vec<String> = files.iter().map(write_cmds).collect();
+    let _ = writeln!(
+        s,
+        "if ! {{ {}; }}; then kf_revert {paths}; kf_report {id} failed {}; exit 1; fi",
+        writes.join(" && "),
+        q(&format!(
+            "cannot write the {unit} configuration; nothing changed"
+        ))
+    );
+    let check = match validation {
+        Validation::ContainerdDump { main_config } => {
+            format!("containerd --config {} config dump", q(main_config))
+        }
+        Validation::None => {
+            "if dockerd --help 2>&1 | grep -q -- --validate; then dockerd --validate --config-file /etc/docker/daemon.json; fi".to_string()
+        }
+    };
+    let _ = writeln!(
+        s,
+        "if ! kf_out=$({check} 2>&1 >/dev/null); then kf_revert {paths}; kf_report {id} failed \"{unit} rejected the new configuration, so the old one is back and {unit} was not restarted: $kf_out\"; exit 1; fi"
+    );
+    let _ = writeln!(
+        s,
+        "if ! kf_restart {unit} >\"$KF_RUN/restart.log\" 2>&1; then kf_revert {paths}; kf_restart {unit} >/dev/null 2>&1; kf_report {id} failed \"{unit} did not restart with the new configuration; the old one is back: $(cat \"$KF_RUN/restart.log\")\"; exit 1; fi"
+    );
+    let _ = writeln!(
+        s,
+        "if [ -n \"$KF_RESTART_NOTE\" ]; then kf_report {id} warn \"configured {unit}; $KF_RESTART_NOTE\"; else kf_report {id} changed {}; fi",
+        q(&format!("configured and restarted {unit}"))
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_survives_single_quotes() {
+        assert_eq!(q("it's"), "'it'\\''s'");
+    }
+}

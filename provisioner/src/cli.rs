@@ -1,0 +1,61 @@
+//! Command-line parsing and dispatch. Each subcommand lives in commands/.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::commands;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "katafleet",
+    version,
+    about = "Put Kata Containers on a fleet of Linux hosts over SSH and keep them correct"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Gather facts and show, per host, exactly what provision would change (a dry run).
+    Plan(RunArgs),
+    /// Install Kata at the pinned version, wire it into containerd and Docker, and verify.
+    Provision(RunArgs),
+}
+
+/// Options shared by commands that work on hosts.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The inventory file (TOML).
+    pub inventory: PathBuf,
+    /// Only these hosts: names, globs or @group, comma-separated.
+    #[arg(long, value_name = "PATTERN")]
+    pub limit: Option<String>,
+    /// How many hosts to work on at once (overrides [defaults] parallel).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub parallel: Option<u16>,
+    /// Install and wire even on hosts that are not ready for Kata (they are still reported).
+    #[arg(long)]
+    pub force: bool,
+    /// Print one JSON document instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Where fetched release assets are cached (default: ~/.cache/katafleet/assets).
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Where per-host logs of this run go (default: ~/.local/state/katafleet/runs).
+    #[arg(long, value_name = "DIR")]
+    pub log_dir: Option<PathBuf>,
+}
+
+/// Runs the command; returns the process exit code.
+pub async fn run(cli: Cli) -> anyhow::Result<i32> {
+    match cli.command {
+        Command::Plan(args) => commands::hosts::run(args, crate::pipeline::Mode::Plan).await,
+        Command::Provision(args) => {
+            commands::hosts::run(args, crate::pipeline::Mode::Provision).await
+        }
+    }
+}

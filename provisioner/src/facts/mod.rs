@@ -1,0 +1,128 @@
+//! Host facts: one read-only probe script per host, parsed into types.
+
+mod parse;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use crate::manifest::Manifest;
+use crate::release::{Arch, Runtime, Version};
+
+pub use parse::{parse, ParseError};
+
+pub const CONTAINERD_CONFIG: &str = "/etc/containerd/config.toml";
+pub const DOCKER_DAEMON_JSON: &str = "/etc/docker/daemon.json";
+
+/// The probe script. Extra paths to read are passed as its arguments.
+pub const PROBE: &str = include_str!("probe.sh");
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct HostFacts {
+    pub os: OsInfo,
+    pub uid: u32,
+    pub machine: String,
+    pub arch: Option<Arch>,
+    pub kernel: String,
+    pub cpu_virt: Option<String>,
+    /// The CPU reports a hypervisor: this host is itself a VM.
+    pub cpu_hypervisor: bool,
+    pub virt_vm: Option<String>,
+    pub container: Option<String>,
+    pub kvm: KvmDevice,
+    pub mem_kib: u64,
+    pub modules: BTreeSet<String>,
+    pub systemd: Option<String>,
+    pub tools: BTreeSet<String>,
+    pub selinux: Option<String>,
+    pub containerd: Option<ContainerdFacts>,
+    pub docker: Option<DockerFacts>,
+    pub kata_dir: bool,
+    pub kata: Option<InstalledKata>,
+    pub manifest: Manifest,
+    /// Contents of the extra files asked for; absent files are missing keys.
+    pub files: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct OsInfo {
+    pub family: OsFamily,
+    pub id: String,
+    pub version_id: String,
+    pub pretty_name: String,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OsFamily {
+    Ubuntu,
+    Debian,
+    Fedora,
+    NixOS,
+    #[default]
+    Other,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "state")]
+pub enum KvmDevice {
+    #[default]
+    Missing,
+    /// Present but root cannot open it read-write.
+    Denied {
+        mode: String,
+    },
+    Usable {
+        mode: String,
+    },
+}
+
+/// A daemon's version as `major.minor.patch`, parsed from its `--version`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct SoftwareVersion {
+    pub major: u32,
+    pub minor: u32,
+    pub patch: u32,
+}
+
+impl std::fmt::Display for SoftwareVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ContainerdFacts {
+    pub version: Option<SoftwareVersion>,
+    pub version_text: String,
+    pub active: bool,
+    pub config: Option<String>,
+    /// `containerd config dump`: the effective, merged configuration.
+    pub dump: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DockerFacts {
+    pub version: Option<SoftwareVersion>,
+    pub version_text: String,
+    pub active: bool,
+    pub daemon_json: Option<String>,
+}
+
+/// What katafleet recorded in /opt/kata when it installed a release.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InstalledKata {
+    pub version: Version,
+    pub runtime: Runtime,
+    pub sha256: String,
+}
+
+impl HostFacts {
+    pub fn has_tool(&self, tool: &str) -> bool {
+        self.tools.contains(tool)
+    }
+
+    pub fn file(&self, path: &str) -> Option<&str> {
+        self.files.get(path).map(String::as_str)
+    }
+}

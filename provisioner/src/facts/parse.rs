@@ -1,0 +1,205 @@
+//! Parser for the probe's output. Unknown keys are ignored so a newer probe
+//! never breaks an older parser; a missing start marker is an error.
+
+use std::collections::BTreeMap;
+
+use base64::Engine;
+
+use super::{
+    ContainerdFacts, DockerFacts, HostFacts, InstalledKata, KvmDevice, OsFamily, OsInfo,
+    SoftwareVersion,
+};
+use crate::manifest::Manifest;
+use crate::release::Arch;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ParseError {
+    #[error("the facts probe did not run (no start marker in its output)")]
+    NoMarker,
+    #[error("the facts probe stopped early (no end marker); its output was cut off")]
+    Truncated,
+    #[error("the facts probe sent a file block `{0}` that is not valid base64")]
+    BadBlock(String),
+    #[error("the host's katafleet manifest is not valid JSON: {0}")]
+    Manifest(String),
+}
+
+pub fn parse(output: &str) -> Result<HostFacts, ParseError> {
+    if !output.lines().any(|l| l.starts_with("@@katafleet-probe")) {
+        return Err(ParseError::NoMarker);
+    }
+    if !output.lines().any(|l| l == "@@end-probe") {
+        return Err(ParseError::Truncated);
+    }
+    let (kv, blocks) = split(output)?;
+    let get = |k: &str| kv.get(k).map(|s| s.trim()).filter(|s| !s.is_empty());
+    let words = |k: &str| {
+        get(k)
+            .map(|s| s.split_whitespace().map(String::from).collect())
+            .unwrap_or_default()
+    };
+
+    let mut facts = HostFacts {
+        os: blocks
+            .get("os-release")
+            .map(|t| os_info(t))
+            .unwrap_or_default(),
+        uid: get("uid").and_then(|u| u.parse().ok()).unwrap_or(u32::MAX),
+        machine: get("machine").unwrap_or_default().to_string(),
+        kernel: get("kernel").unwrap_or_default().to_string(),
+        cpu_virt: get("cpu_virt").map(String::from),
+        cpu_hypervisor: get("cpu_hypervisor").is_some(),
+        virt_vm: get("virt_vm").filter(|v| *v != "none").map(String::from),
+        container: get("virt_container")
+            .filter(|v| *v != "none")
+            .or_else(|| get("container_hint"))
+            .map(String::from),
+        kvm: kvm(get("kvm_open"), get("kvm_mode")),
+        mem_kib: get("mem_kib").and_then(|m| m.parse().ok()).unwrap_or(0),
+        modules: words("modules"),
+        systemd: get("systemd").map(String::from),
+        tools: words("tools"),
+        selinux: get("selinux").map(String::from),
+        kata_dir: get("kata_dir").is_some(),
+        ..HostFacts::default()
+    };
+    facts.arch = Arch::from_uname(&facts.machine);
+    if let Some(text) = get("containerd_version") {
+        facts.containerd = Some(ContainerdFacts {
+            version: software_version(text),
+            version_text: text.to_string(),
+            active: get("containerd_active") == Some("active"),
+            config: blocks.get("containerd-config").cloned(),
+            dump: blocks.get("containerd-dump").cloned(),
+        });
+    }
+    if let Some(text) = get("docker_version") {
+        facts.docker = Some(DockerFacts {
+            version: software_version(text),
+            version_text: text.to_string(),
+            active: get("docker_active") == Some("active"),
+            daemon_json: blocks.get("docker-daemon-json").cloned(),
+        });
+    }
+    facts.kata = blocks.get("kata-marker").and_then(|t| marker(t));
+    if let Some(json) = blocks.get("manifest") {
+        facts.manifest =
+            Manifest::from_json(json).map_err(|e| ParseError::Manifest(e.to_string()))?;
+    }
+    let named = [
+        ("containerd-config", super::CONTAINERD_CONFIG),
+        ("docker-daemon-json", super::DOCKER_DAEMON_JSON),
+    ];
+    for (block, path) in named {
+        if let Some(text) = blocks.get(block) {
+            facts.files.insert(path.to_string(), text.clone());
+        }
+    }
+    facts.files.extend(
+        blocks
+            .into_iter()
+            .filter_map(|(k, v)| k.strip_prefix("path:").map(|p| (p.to_string(), v))),
+    );
+    Ok(facts)
+}
+
+type Blocks = BTreeMap<String, String>;
+
+fn split(output: &str) -> Result<(BTreeMap<String, String>, Blocks), ParseError> {
+    let mut kv = BTreeMap::new();
+    let mut blocks = BTreeMap::new();
+    let mut lines = output.lines();
+    while let Some(line) = lines.next() {
+        if let Some(name) = line.strip_prefix("@@file ") {
+            let b64: String = lines.by_ref().take_while(|l| *l != "@@end").collect();
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(b64.as_bytes())
+                .map_err(|_| ParseError::BadBlock(name.to_string()))?;
+            blocks.insert(
+                name.to_string(),
+                String::from_utf8_lossy(&bytes).into_owned(),
+            );
+        } else if let Some((k, v)) = line.split_once('=') {
+            kv.insert(k.to_string(), v.to_string());
+        }
+    }
+    Ok((kv, blocks))
+}
+
+fn os_info(text: &str) -> OsInfo {
+    let field = |key: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
+            .map(|v| v.trim().trim_matches('"').to_string())
+            .unwrap_or_default()
+    };
+    let id = field("ID");
+    let family = match id.as_str() {
+        "ubuntu" => OsFamily::Ubuntu,
+        "debian" => OsFamily::Debian,
+        "fedora" => OsFamily::Fedora,
+        "nixos" => OsFamily::NixOS,
+        _ => OsFamily::Other,
+    };
+    OsInfo {
+        family,
+        id,
+        version_id: field("VERSION_ID"),
+        pretty_name: field("PRETTY_NAME"),
+    }
+}
+
+fn kvm(open: Option<&str>, mode: Option<&str>) -> KvmDevice {
+    let mode = mode.unwrap_or_default().to_string();
+    match open {
+        Some("ok") => KvmDevice::Usable { mode },
+        Some("denied") => KvmDevice::Denied { mode },
+        _ => KvmDevice::Missing,
+    }
+}
+
+/// The first `X.Y[.Z]` token in a `--version` line, e.g. Debian's
+/// `containerd github.com/containerd/containerd 1.6.20~ds1 ...`.
+pub(crate) fn software_version(text: &str) -> Option<SoftwareVersion> {
+    text.split(|c: char| c.is_whitespace() || c == ',')
+        .find_map(|token| {
+            let token = token.trim_start_matches('v');
+            let numeric: String = token
+                .chars()
+                .take_while(|c| c.is_ascii_digit() || *c == '.')
+                .collect();
+            let parts: Vec<u32> = numeric.split('.').map_while(|p| p.parse().ok()).collect();
+            match parts.as_slice() {
+                [major, minor, patch, ..] => Some(SoftwareVersion {
+                    major: *major,
+                    minor: *minor,
+                    patch: *patch,
+                }),
+                [major, minor] => Some(SoftwareVersion {
+                    major: *major,
+                    minor: *minor,
+                    patch: 0,
+                }),
+                _ => None,
+            }
+        })
+}
+
+fn marker(text: &str) -> Option<InstalledKata> {
+    let field = |key: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+    };
+    Some(InstalledKata {
+        version: field("version")?.trim().parse().ok()?,
+        runtime: match field("runtime")?.trim() {
+            "rust" => crate::release::Runtime::Rust,
+            "go" => crate::release::Runtime::Go,
+            _ => return None,
+        },
+        sha256: field("sha256")?.trim().to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,254 @@
+//! Settings that stack: built-in defaults, then `[defaults]`/`[kata]`, then
+//! each of a host's groups in order, then the host's own keys.
+
+use std::ops::Range;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use toml::Spanned;
+
+use super::raw::{RawDefaults, RawGroup, RawHost, RawKata};
+use super::validate::Validator;
+use super::{Address, Become, Connection, KataSpec, KnownHostsPolicy};
+use crate::diagnostic::Diagnostic;
+use crate::release::checksums::Sha256;
+use crate::release::{Hypervisor, Runtime, Version, DEFAULT_SOURCE};
+
+const DEFAULT_MEMORY_MIB: u32 = 2048;
+/// Kata refuses sandboxes much smaller than this.
+const MIN_MEMORY_MIB: i64 = 256;
+
+/// Connection settings where every key may be unset at this layer.
+#[derive(Debug, Clone, Default)]
+pub(super) struct ConnectionLayer {
+    port: Option<u16>,
+    user: Option<String>,
+    identity_file: Option<PathBuf>,
+    known_hosts: Option<KnownHostsPolicy>,
+    known_hosts_file: Option<PathBuf>,
+    become_: Option<Become>,
+    connect_timeout: Option<Duration>,
+    step_timeout: Option<Duration>,
+}
+
+impl ConnectionLayer {
+    pub fn from_defaults(v: &mut Validator, raw: &RawDefaults) -> Self {
+        Self {
+            port: raw.port.as_ref().and_then(|p| port(v, p)),
+            user: raw.user.as_ref().map(|u| u.get_ref().clone()),
+            identity_file: raw.identity_file.as_ref().map(|p| v.path(p.get_ref())),
+            known_hosts: raw
+                .known_hosts
+                .as_ref()
+                .and_then(|k| v.enum_value(k, "known_hosts")),
+            known_hosts_file: raw.known_hosts_file.as_ref().map(|p| v.path(p.get_ref())),
+            become_: raw.become_.as_ref().and_then(|b| v.enum_value(b, "become")),
+            connect_timeout: raw
+                .connect_timeout_secs
+                .as_ref()
+                .and_then(|t| v.timeout(t, "connect_timeout_secs")),
+            step_timeout: raw
+                .step_timeout_secs
+                .as_ref()
+                .and_then(|t| v.timeout(t, "step_timeout_secs")),
+        }
+    }
+
+    pub fn from_group(v: &mut Validator, raw: &RawGroup) -> Self {
+        Self {
+            port: raw.port.as_ref().and_then(|p| port(v, p)),
+            user: raw.user.as_ref().map(|u| u.get_ref().clone()),
+            become_: raw.become_.as_ref().and_then(|b| v.enum_value(b, "become")),
+            ..Self::default()
+        }
+    }
+
+    pub fn from_host(v: &mut Validator, raw: &RawHost) -> Self {
+        Self {
+            port: raw.port.as_ref().and_then(|p| port(v, p)),
+            user: raw.user.as_ref().map(|u| u.get_ref().clone()),
+            identity_file: raw.identity_file.as_ref().map(|p| v.path(p.get_ref())),
+            become_: raw.become_.as_ref().and_then(|b| v.enum_value(b, "become")),
+            ..Self::default()
+        }
+    }
+
+    /// `top` wins wherever it sets a key.
+    pub fn over(&self, top: &Self) -> Self {
+        Self {
+            port: top.port.or(self.port),
+            user: top.user.clone().or_else(|| self.user.clone()),
+            identity_file: top
+                .identity_file
+                .clone()
+                .or_else(|| self.identity_file.clone()),
+            known_hosts: top.known_hosts.or(self.known_hosts),
+            known_hosts_file: top
+                .known_hosts_file
+                .clone()
+                .or_else(|| self.known_hosts_file.clone()),
+            become_: top.become_.or(self.become_),
+            connect_timeout: top.connect_timeout.or(self.connect_timeout),
+            step_timeout: top.step_timeout.or(self.step_timeout),
+        }
+    }
+
+    pub fn finish(self, address: Address) -> Connection {
+        Connection {
+            address,
+            port: self.port.unwrap_or(22),
+            user: self.user,
+            identity_file: self.identity_file,
+            known_hosts: self.known_hosts.unwrap_or(KnownHostsPolicy::Strict),
+            known_hosts_file: self.known_hosts_file,
+            become_: self.become_.unwrap_or(Become::None),
+            connect_timeout: self.connect_timeout.unwrap_or(Duration::from_secs(10)),
+            step_timeout: self.step_timeout.unwrap_or(Duration::from_secs(600)),
+        }
+    }
+}
+
+fn port(v: &mut Validator, p: &Spanned<i64>) -> Option<u16> {
+    v.in_range(p, "port", 1..65_536).map(|p| p as u16)
+}
+
+/// Kata settings at one layer. The version keeps its span so that a missing
+/// checksum can be reported where the version was written.
+#[derive(Debug, Clone, Default)]
+pub(super) struct KataLayer {
+    version: Option<(Version, Range<usize>)>,
+    runtime: Option<Runtime>,
+    hypervisor: Option<(Hypervisor, Range<usize>)>,
+    source: Option<String>,
+    sha256: Option<Sha256>,
+    memory_mib: Option<u32>,
+    vcpus: Option<u32>,
+    debug: Option<bool>,
+}
+
+impl KataLayer {
+    pub fn from_raw(v: &mut Validator, raw: &RawKata) -> Self {
+        Self {
+            version: raw
+                .version
+                .as_ref()
+                .and_then(|s| v.parsed(s).map(|ver| (ver, s.span()))),
+            runtime: raw
+                .runtime
+                .as_ref()
+                .and_then(|r| v.enum_value(r, "runtime")),
+            hypervisor: raw
+                .hypervisor
+                .as_ref()
+                .and_then(|h| v.enum_value(h, "hypervisor").map(|hv| (hv, h.span()))),
+            source: raw.source.as_ref().and_then(|s| source(v, s)),
+            sha256: raw.sha256.as_ref().and_then(|s| v.parsed(s)),
+            memory_mib: raw
+                .default_memory_mib
+                .as_ref()
+                .and_then(|m| v.in_range(m, "default_memory_mib", MIN_MEMORY_MIB..1_048_577))
+                .map(|m| m as u32),
+            vcpus: raw
+                .default_vcpus
+                .as_ref()
+                .and_then(|c| v.in_range(c, "default_vcpus", 1..1025))
+                .map(|c| c as u32),
+            debug: raw.debug.as_ref().map(|d| *d.get_ref()),
+        }
+    }
+
+    pub fn over(&self, top: &Self) -> Self {
+        Self {
+            version: top.version.clone().or_else(|| self.version.clone()),
+            runtime: top.runtime.or(self.runtime),
+            hypervisor: top.hypervisor.clone().or_else(|| self.hypervisor.clone()),
+            source: top.source.clone().or_else(|| self.source.clone()),
+            // A pin belongs to the version it was written with.
+            sha256: if top.version.is_some() {
+                top.sha256.clone()
+            } else {
+                top.sha256.clone().or_else(|| self.sha256.clone())
+            },
+            memory_mib: top.memory_mib.or(self.memory_mib),
+            vcpus: top.vcpus.or(self.vcpus),
+            debug: top.debug.or(self.debug),
+        }
+    }
+
+    /// The host's full spec, or None after reporting what is missing.
+    pub fn finish(
+        self,
+        v: &mut Validator,
+        host: &Spanned<String>,
+        reported: &mut Vec<Range<usize>>,
+    ) -> Option<KataSpec> {
+        let Some((version, version_span)) = self.version else {
+            v.diags.push(
+                Diagnostic::new(
+                    format!("host `{}` has no Kata version", host.get_ref()),
+                    Some(host.span()),
+                )
+                .with_help("set `version` in [kata], in one of its groups, or in [hosts.kata]"),
+            );
+            return None;
+        };
+        let runtime = self.runtime.unwrap_or(Runtime::Rust);
+        let (hypervisor, hv_span) = self.hypervisor.unwrap_or((Hypervisor::Qemu, host.span()));
+        if runtime == Runtime::Go && hypervisor == Hypervisor::Dragonball {
+            v.error(
+                "dragonball is built into runtime-rs; the Go runtime cannot use it",
+                hv_span,
+            );
+            return None;
+        }
+        if self.sha256.is_none() && !v.known_version(version) {
+            if !reported.contains(&version_span) {
+                reported.push(version_span.clone());
+                v.diags.push(
+                    Diagnostic::new(
+                        format!(
+                            "no sha256 for Kata {version}: katafleet has no known checksum for it"
+                        ),
+                        Some(version_span),
+                    )
+                    .with_help(
+                        "pin the release asset's digest with `sha256 = \"...\"` next to `version`",
+                    ),
+                );
+            }
+            return None;
+        }
+        Some(KataSpec {
+            version,
+            runtime,
+            hypervisor,
+            source: self.source.unwrap_or_else(|| DEFAULT_SOURCE.to_string()),
+            sha256: self.sha256,
+            memory_mib: self.memory_mib.unwrap_or(DEFAULT_MEMORY_MIB),
+            vcpus: self.vcpus.unwrap_or(1),
+            debug: self.debug.unwrap_or(false),
+        })
+    }
+}
+
+/// A URL template stays as written; a local path becomes absolute.
+fn source(v: &mut Validator, raw: &Spanned<String>) -> Option<String> {
+    let text = raw.get_ref();
+    if text.starts_with("https://") || text.starts_with("http://") {
+        return Some(text.clone());
+    }
+    if let Some(scheme_end) = text.find("://") {
+        if !text.starts_with("file://") {
+            v.error(
+                format!(
+                    "unsupported source scheme `{}`; use https://, http://, file:// or a path",
+                    &text[..scheme_end]
+                ),
+                raw.span(),
+            );
+            return None;
+        }
+    }
+    let path = text.strip_prefix("file://").unwrap_or(text);
+    Some(v.path(path).to_string_lossy().into_owned())
+}

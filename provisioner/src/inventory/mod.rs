@@ -1,0 +1,132 @@
+//! The inventory: which hosts to manage, how to reach them, and what Kata
+//! setup each should end up with. Parsing reports every problem at once.
+
+mod layers;
+mod raw;
+mod select;
+mod validate;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::ValueEnum;
+use serde::Serialize;
+
+use crate::diagnostic::SourceFile;
+use crate::release::checksums::Sha256;
+use crate::release::{Hypervisor, Runtime, Version};
+
+pub use select::select;
+
+#[derive(Debug, Clone)]
+pub struct Inventory {
+    pub path: PathBuf,
+    pub parallel: usize,
+    pub hosts: Vec<Host>,
+    pub kubernetes: KubernetesSettings,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct KubernetesSettings {
+    pub runtime_classes: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Host {
+    pub name: String,
+    pub groups: Vec<String>,
+    pub connection: Connection,
+    pub desired: Desired,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Address {
+    /// Run on the controller itself, without SSH.
+    Local,
+    Remote(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Connection {
+    pub address: Address,
+    pub port: u16,
+    pub user: Option<String>,
+    pub identity_file: Option<PathBuf>,
+    pub known_hosts: KnownHostsPolicy,
+    pub known_hosts_file: Option<PathBuf>,
+    pub become_: Become,
+    pub connect_timeout: Duration,
+    pub step_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KnownHostsPolicy {
+    /// The host key must already be in known_hosts.
+    Strict,
+    /// Unknown hosts are added on first contact; changed keys are refused.
+    AcceptNew,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Become {
+    None,
+    /// Every step runs through non-interactive `sudo -n`.
+    Sudo,
+}
+
+/// What a host should look like when katafleet is done with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Desired {
+    pub kata: KataSpec,
+    pub containerd: bool,
+    pub docker: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KataSpec {
+    pub version: Version,
+    pub runtime: Runtime,
+    pub hypervisor: Hypervisor,
+    /// URL template or absolute local path template with `{version}`/`{asset}`.
+    pub source: String,
+    /// None means "use katafleet's table of known digests".
+    #[serde(skip)]
+    pub sha256: Option<Sha256>,
+    pub memory_mib: u32,
+    pub vcpus: u32,
+    pub debug: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum InventoryError {
+    #[error("cannot read inventory {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// Already rendered with locations; `count` problems in all.
+    #[error("{rendered}\n{count} problem(s) in {path}")]
+    Invalid {
+        path: PathBuf,
+        rendered: String,
+        count: usize,
+    },
+}
+
+/// Reads and validates an inventory file.
+pub fn load(path: &Path) -> Result<Inventory, InventoryError> {
+    let text = std::fs::read_to_string(path).map_err(|source| InventoryError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse(&SourceFile::new(path, text))
+}
+
+/// Validates inventory text; every problem is reported, each with its location.
+pub fn parse(file: &SourceFile) -> Result<Inventory, InventoryError> {
+    validate::validate(file).map_err(|diags| InventoryError::Invalid {
+        path: file.path.clone(),
+        rendered: file.render_all(&diags),
+        count: diags.len(),
+    })
+}

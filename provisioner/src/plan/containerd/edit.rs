@@ -1,0 +1,206 @@
+//! Comment-preserving edits of containerd's TOML with toml_edit.
+
+use toml_edit::{value, Array, DocumentMut, Item, Table};
+
+use super::{Handler, Schema};
+use crate::plan::PlanError;
+
+/// Marks tables katafleet wrote, so a reader of the file knows who owns them.
+const OWNER_NOTE: &str = "# katafleet: managed Kata runtime (katafleet uninstall removes it)\n";
+/// Kata annotations pods may set; anything that could pick host paths or
+/// binaries stays off (see GHSA-rr59-xxvx-96qr).
+pub const POD_ANNOTATIONS: [&str; 2] = [
+    "io.katacontainers.config.hypervisor.default_memory",
+    "io.katacontainers.config.hypervisor.default_vcpus",
+];
+
+fn parse(text: &str) -> Result<DocumentMut, PlanError> {
+    text.parse::<DocumentMut>()
+        .map_err(|e| PlanError::Containerd(format!("cannot parse {}: {e}", super::MAIN_CONFIG)))
+}
+
+/// The main config with katafleet's handlers set and stale ones it owns removed.
+/// A new file gets the schema `version` this containerd writes.
+pub fn with_runtimes(
+    current: Option<&str>,
+    new_version: i64,
+    new_schema: Schema,
+    wanted: &[Handler],
+    owned: &[String],
+) -> Result<String, PlanError> {
+    let mut doc = match current {
+        Some(text) => parse(text)?,
+        None => {
+            let mut d = DocumentMut::new();
+            d.decor_mut()
+                .set_prefix("# Written by katafleet: no containerd config existed.\n");
+            d["version"] = value(new_version);
+            d
+        }
+    };
+    let schema = match doc.get("version").and_then(Item::as_integer) {
+        Some(v) => Schema::from_version(v),
+        None if current.is_some() => Schema::V1,
+        None => new_schema,
+    };
+    let runtimes = runtimes_table(&mut doc, schema)?;
+    for name in owned
+        .iter()
+        .filter(|n| !wanted.iter().any(|w| &&w.name == n))
+    {
+        runtimes.remove(name);
+    }
+    for handler in wanted {
+        match runtimes.get(&handler.name) {
+            Some(existing) if matches(existing, handler) => {}
+            Some(_) if !owned.contains(&handler.name) => {
+                return Err(PlanError::Containerd(format!(
+                    "containerd already has a runtime `{}` that katafleet did not create; remove or rename it first",
+                    handler.name
+                )))
+            }
+            _ => {
+                runtimes.insert(&handler.name, Item::Table(runtime_table(handler)));
+            }
+        }
+    }
+    Ok(doc.to_string())
+}
+
+/// The main config with `path` added to its top-level `imports`.
+pub fn with_import(current: Option<&str>, path: &str) -> Result<String, PlanError> {
+    let mut doc = match current {
+        Some(text) => parse(text)?,
+        None => {
+            let mut d = DocumentMut::new();
+            d.decor_mut()
+                .set_prefix("# Written by katafleet: no containerd config existed.\n");
+            d["version"] = value(3);
+            d
+        }
+    };
+    let imports = doc
+        .entry("imports")
+        .or_insert(value(Array::new()))
+        .as_array_mut()
+        .ok_or_else(|| {
+            PlanError::Containerd(format!(
+                "`imports` in {} is not an array",
+                super::MAIN_CONFIG
+            ))
+        })?;
+    if !imports.iter().any(|v| v.as_str() == Some(path)) {
+        imports.push(path);
+    }
+    Ok(doc.to_string())
+}
+
+/// The runtime tables of a drop-in file katafleet owns whole (schema 3).
+pub fn dropin_tables(wanted: &[Handler]) -> String {
+    let mut doc = DocumentMut::new();
+    doc["version"] = value(3);
+    let runtimes =
+        runtimes_table(&mut doc, Schema::V3).expect("a fresh document has no conflicting keys");
+    for handler in wanted {
+        runtimes.insert(&handler.name, Item::Table(runtime_table(handler)));
+    }
+    doc.to_string()
+}
+
+/// `plugins.<cri>.containerd.runtimes`, created as implicit tables.
+fn runtimes_table(doc: &mut DocumentMut, schema: Schema) -> Result<&mut Table, PlanError> {
+    let mut table = doc.as_table_mut();
+    for key in ["plugins", schema.cri_plugin(), "containerd", "runtimes"] {
+        let entry = table.entry(key).or_insert_with(|| {
+            let mut t = Table::new();
+            t.set_implicit(true);
+            Item::Table(t)
+        });
+        table = entry.as_table_mut().ok_or_else(|| {
+            PlanError::Containerd(format!(
+                "`{key}` in {} is not a [table] (inline tables are not edited); move it to a table header",
+                super::MAIN_CONFIG
+            ))
+        })?;
+    }
+    Ok(table)
+}
+
+fn runtime_table(handler: &Handler) -> Table {
+    let mut t = Table::new();
+    t.decor_mut().set_prefix(format!("\n{OWNER_NOTE}"));
+    t["runtime_type"] = value("io.containerd.kata.v2");
+    t["runtime_path"] = value(&handler.shim);
+    t["privileged_without_host_devices"] = value(true);
+    t["pod_annotations"] = value(POD_ANNOTATIONS.iter().copied().collect::<Array>());
+    let mut options = Table::new();
+    options["ConfigPath"] = value(&handler.config_path);
+    t["options"] = Item::Table(options);
+    t
+}
+
+/// Whether an existing runtime entry already says what katafleet would write.
+fn matches(existing: &Item, handler: &Handler) -> bool {
+    let s = |k: &str| existing.get(k).and_then(Item::as_str);
+    let annotations: Option<Vec<&str>> = existing
+        .get("pod_annotations")
+        .and_then(Item::as_array)
+        .map(|a| a.iter().filter_map(|v| v.as_str()).collect());
+    s("runtime_type") == Some("io.containerd.kata.v2")
+        && s("runtime_path") == Some(handler.shim.as_str())
+        && existing
+            .get("privileged_without_host_devices")
+            .and_then(Item::as_bool)
+            == Some(true)
+        && annotations.as_deref() == Some(&POD_ANNOTATIONS[..])
+        && existing
+            .get("options")
+            .and_then(|o| o.get("ConfigPath"))
+            .and_then(Item::as_str)
+            == Some(handler.config_path.as_str())
+}
+
+/// The top-level `imports` of a config (empty when absent or unparsable).
+pub fn imports(text: &str) -> Vec<String> {
+    text.parse::<DocumentMut>()
+        .ok()
+        .and_then(|d| {
+            d.get("imports").and_then(Item::as_array).map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(String::from))
+                    .collect()
+            })
+        })
+        .unwrap_or_default()
+}
+
+/// Docker's containerd.io ships `disabled_plugins = ["cri"]`.
+pub fn cri_disabled(text: &str) -> bool {
+    text.parse::<DocumentMut>().ok().is_some_and(|d| {
+        d.get("disabled_plugins")
+            .and_then(Item::as_array)
+            .is_some_and(|a| {
+                a.iter().any(|v| {
+                    matches!(
+                        v.as_str(),
+                        Some("cri" | "io.containerd.grpc.v1.cri" | "io.containerd.cri.v1.runtime")
+                    )
+                })
+            })
+    })
+}
+
+/// Whether `containerd config dump` output has runtime `name` under any CRI plugin.
+pub fn effective_has_runtime(dump: &str, name: &str) -> bool {
+    let Ok(doc) = dump.parse::<DocumentMut>() else {
+        return false;
+    };
+    [Schema::V1, Schema::V2, Schema::V3].iter().any(|s| {
+        doc.get("plugins")
+            .and_then(|p| p.get(s.cri_plugin()))
+            .and_then(|c| c.get("containerd"))
+            .and_then(|c| c.get("runtimes"))
+            .and_then(|r| r.get(name))
+            .is_some()
+    })
+}

@@ -1,0 +1,174 @@
+//! Wiring Kata into containerd: which schema and plugin id the host's config
+//! uses, where katafleet's runtimes go for that containerd version, and
+//! reconciling handlers katafleet added before.
+
+mod edit;
+
+use super::{Action, Change, Plan, PlanError, Validation};
+use crate::facts::{HostFacts, SoftwareVersion};
+use crate::inventory::Desired;
+use crate::release::Layout;
+use crate::templates;
+
+pub use edit::{cri_disabled, dropin_tables, effective_has_runtime};
+
+pub const MAIN_CONFIG: &str = crate::facts::CONTAINERD_CONFIG;
+pub const DROPIN: &str = "/etc/containerd/conf.d/katafleet.toml";
+const CONF_D_GLOB: &str = "/etc/containerd/conf.d/*.toml";
+
+/// The config schema, from the file's top-level `version`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Schema {
+    V1,
+    V2,
+    /// Versions 3 and 4 share the plugin layout.
+    V3,
+}
+
+impl Schema {
+    pub fn from_version(version: i64) -> Self {
+        match version {
+            i64::MIN..=1 => Schema::V1,
+            2 => Schema::V2,
+            _ => Schema::V3,
+        }
+    }
+
+    /// The CRI plugin that holds `containerd.runtimes`.
+    pub fn cri_plugin(self) -> &'static str {
+        match self {
+            Schema::V1 => "cri",
+            Schema::V2 => "io.containerd.grpc.v1.cri",
+            Schema::V3 => "io.containerd.cri.v1.runtime",
+        }
+    }
+
+    /// The schema a containerd of this version writes for a new file.
+    fn native(version: SoftwareVersion) -> (i64, Schema) {
+        if version.major >= 2 {
+            (3, Schema::V3)
+        } else {
+            (2, Schema::V2)
+        }
+    }
+}
+
+/// One runtime handler as containerd's CRI plugin sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Handler {
+    pub name: String,
+    pub shim: String,
+    pub config_path: String,
+}
+
+/// `kata` for the host's hypervisor.
+pub fn handlers(desired: &Desired) -> Vec<Handler> {
+    let layout = Layout::new(desired.kata.runtime, desired.kata.hypervisor);
+    vec![Handler {
+        name: "kata".into(),
+        shim: layout.shim,
+        config_path: layout.config_file,
+    }]
+}
+
+/// Where katafleet's runtimes go, by containerd version (see domain facts:
+/// 1.x merges imports shallowly, so it is edited in place).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Placement {
+    InPlace,
+    DropIn { import: Import },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Import {
+    /// The main config already imports conf.d (or 2.2+ defaults do).
+    Covered,
+    /// Add the drop-in to the main config's `imports`.
+    Add,
+}
+
+fn placement(version: SoftwareVersion, main: Option<&str>) -> Placement {
+    if version.major < 2 {
+        return Placement::InPlace;
+    }
+    let imports = main.map(edit::imports).unwrap_or_default();
+    let covered = imports.iter().any(|i| i == DROPIN || i == CONF_D_GLOB)
+        || (main.is_none() && (version.major, version.minor) >= (2, 2));
+    Placement::DropIn {
+        import: if covered {
+            Import::Covered
+        } else {
+            Import::Add
+        },
+    }
+}
+
+pub(super) fn wire(plan: &mut Plan, facts: &HostFacts, desired: &Desired) -> Result<(), PlanError> {
+    if !desired.containerd {
+        plan.noop(
+            "containerd",
+            "disabled in the inventory ([containerd] enable = false)",
+        );
+        return Ok(());
+    }
+    let Some(containerd) = &facts.containerd else {
+        plan.noop("containerd", "not installed on this host");
+        plan.warnings.push(
+            "containerd is not installed: no Kata handler was wired for Kubernetes or ctr".into(),
+        );
+        return Ok(());
+    };
+    let version = containerd.version.ok_or_else(|| {
+        PlanError::Containerd(format!(
+            "cannot read containerd's version from `{}`",
+            containerd.version_text
+        ))
+    })?;
+    let main = containerd.config.as_deref();
+    if main.is_some_and(edit::cri_disabled) {
+        plan.warnings.push(format!(
+            "{MAIN_CONFIG} disables the CRI plugin (disabled_plugins = [\"cri\"], as Docker's containerd.io ships it): Kubernetes will not see the Kata runtime"
+        ));
+    }
+    let wanted = handlers(desired);
+    let owned = facts.manifest.containerd_handlers.clone();
+    let mut files = Vec::new();
+    match placement(version, main) {
+        Placement::InPlace => {
+            let (number, schema) = Schema::native(version);
+            let text = edit::with_runtimes(main, number, schema, &wanted, &owned)?;
+            files.extend(plan.file_write(facts, MAIN_CONFIG, text, main));
+        }
+        Placement::DropIn { import } => {
+            let dropin = templates::containerd_dropin(&wanted);
+            files.extend(plan.file_write(facts, DROPIN, dropin, facts.file(DROPIN)));
+            if import == Import::Add {
+                let text = edit::with_import(main, DROPIN)?;
+                files.extend(plan.file_write(facts, MAIN_CONFIG, text, main));
+            }
+        }
+    }
+    plan.manifest.containerd_handlers = wanted.iter().map(|h| h.name.clone()).collect();
+    if files.is_empty() {
+        return Ok(());
+    }
+    let diff = files
+        .iter()
+        .map(|f| super::unified_diff(&f.path, facts.file(&f.path).unwrap_or(""), &f.content))
+        .collect::<String>();
+    plan.changes.push(Change {
+        action: Action::Configure {
+            service: super::Service::Containerd,
+            files,
+            validation: Validation::ContainerdDump {
+                main_config: MAIN_CONFIG.into(),
+            },
+        },
+        reason: format!("wire the Kata runtime `kata` into containerd {version}"),
+        diff: Some(diff),
+    });
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

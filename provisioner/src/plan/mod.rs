@@ -1,0 +1,241 @@
+//! Facts + desired state → a plan. Pure: no I/O, so `plan` is the dry run
+//! and every rule is covered by table tests.
+
+mod containerd;
+mod diff;
+mod docker;
+mod kata;
+mod modules;
+
+use serde::Serialize;
+
+use crate::facts::HostFacts;
+use crate::inventory::Desired;
+use crate::manifest::{backup_path, ManagedFile, Manifest};
+use crate::readiness::{self, Readiness};
+use crate::release::checksums::Sha256;
+use crate::release::Asset;
+
+pub use containerd::{cri_disabled, effective_has_runtime, handlers, Handler, Schema};
+
+/// Files the facts probe must read for this desired state (beyond the fixed ones).
+pub fn files_to_read(desired: &Desired) -> Vec<String> {
+    let layout = crate::release::Layout::new(desired.kata.runtime, desired.kata.hypervisor);
+    vec![
+        kata::dropin_path(&layout),
+        modules::MODULES_LOAD_FILE.to_string(),
+        containerd::DROPIN.to_string(),
+    ]
+}
+
+/// The drop-in body katafleet owns in containerd's conf.d.
+pub fn containerd_dropin_tables(handlers: &[Handler]) -> String {
+    containerd::dropin_tables(handlers)
+}
+pub use diff::unified_diff;
+
+/// A daemon whose configuration katafleet writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Service {
+    Containerd,
+    Docker,
+}
+
+impl Service {
+    pub fn unit(self) -> &'static str {
+        match self {
+            Service::Containerd => "containerd",
+            Service::Docker => "docker",
+        }
+    }
+}
+
+/// How a written config is checked before its service restarts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Validation {
+    /// `containerd --config FILE config dump` must succeed.
+    ContainerdDump { main_config: String },
+    /// The file must parse as JSON on the host (`dockerd` has no validate
+    /// mode before 23); a bad file is reverted when the restart fails.
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileWrite {
+    pub path: String,
+    pub content: String,
+    pub mode: u32,
+    /// Save the user's original once before the first edit.
+    pub backup: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Action {
+    InstallKata {
+        asset: Asset,
+        sha256: Sha256,
+        replaces_foreign: bool,
+    },
+    WriteFile(FileWrite),
+    /// Files for one service, validated together, then one restart.
+    Configure {
+        service: Service,
+        files: Vec<FileWrite>,
+        validation: Validation,
+    },
+    LoadModules {
+        modules: Vec<String>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Change {
+    pub action: Action,
+    pub reason: String,
+    /// Unified diffs of every file this change writes.
+    pub diff: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NoOp {
+    pub what: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Plan {
+    pub changes: Vec<Change>,
+    pub noops: Vec<NoOp>,
+    pub warnings: Vec<String>,
+    /// What the host's manifest must say once the changes are applied.
+    pub manifest: Manifest,
+    pub readiness: Readiness,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    fn noop(&mut self, what: impl Into<String>, reason: impl Into<String>) {
+        self.noops.push(NoOp {
+            what: what.into(),
+            reason: reason.into(),
+        });
+    }
+}
+
+/// Why a host cannot be planned; nothing is changed on it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    #[error("unsupported CPU architecture `{0}` (Kata ships amd64, arm64, s390x and ppc64le)")]
+    UnsupportedArch(String),
+    #[error("no sha256 is known for {asset}; pin it with `sha256 = \"...\"` in [kata]")]
+    NoChecksum { asset: String },
+    #[error("host not ready for Kata: {0} (use --force to install anyway)")]
+    NotReady(String),
+    #[error("the host lacks `{0}`, which installing Kata needs")]
+    MissingTool(String),
+    #[error("{0}")]
+    Containerd(String),
+    #[error("{0}")]
+    Docker(String),
+    #[error("NixOS hosts are configured declaratively; katafleet does not install into /opt on them yet")]
+    NixOs,
+}
+
+/// Options of a run that change what a plan may do.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PlanOptions {
+    /// Install even where the host is not ready for Kata.
+    pub force: bool,
+}
+
+/// The pure planner.
+pub fn plan(facts: &HostFacts, desired: &Desired, opts: PlanOptions) -> Result<Plan, PlanError> {
+    let mut plan = Plan {
+        manifest: facts.manifest.clone(),
+        ..Plan::default()
+    };
+    if facts.os.family == crate::facts::OsFamily::NixOS {
+        return Err(PlanError::NixOs);
+    }
+    let arch = facts
+        .arch
+        .ok_or_else(|| PlanError::UnsupportedArch(facts.machine.clone()))?;
+    plan.readiness = readiness::assess(facts);
+    let blockers = plan.readiness.blockers();
+    if !blockers.is_empty() {
+        if !opts.force {
+            return Err(PlanError::NotReady(blockers.join("; ")));
+        }
+        plan.warnings
+            .extend(blockers.iter().map(|b| format!("not ready: {b}")));
+    }
+    let asset = Asset {
+        version: desired.kata.version,
+        runtime: desired.kata.runtime,
+        arch,
+    };
+    let installing = kata::install(&mut plan, facts, desired, &asset)?;
+    kata::dropin(&mut plan, facts, desired, installing);
+    modules::persist_and_load(&mut plan, facts);
+    containerd::wire(&mut plan, facts, desired)?;
+    docker::wire(&mut plan, facts, desired)?;
+    Ok(plan)
+}
+
+impl Plan {
+    /// Adds a file write, with its diff and a manifest record.
+    fn write_file(
+        &mut self,
+        facts: &HostFacts,
+        path: &str,
+        content: String,
+        reason: &str,
+    ) -> Option<FileWrite> {
+        let current = facts.file(path);
+        let write = self.file_write(facts, path, content, current)?;
+        let diff = unified_diff(path, current.unwrap_or(""), &write.content);
+        self.changes.push(Change {
+            action: Action::WriteFile(write.clone()),
+            reason: reason.into(),
+            diff: Some(diff),
+        });
+        Some(write)
+    }
+
+    /// The write needed to make `path` hold `content`, recording ownership;
+    /// None (and a no-op) when it already does.
+    fn file_write(
+        &mut self,
+        facts: &HostFacts,
+        path: &str,
+        content: String,
+        current: Option<&str>,
+    ) -> Option<FileWrite> {
+        let owned = facts.manifest.files.get(path).cloned();
+        let digest = Sha256::of(content.as_bytes()).hex().to_string();
+        let record = ManagedFile {
+            sha256: digest,
+            created: owned.as_ref().map_or(current.is_none(), |o| o.created),
+            backup: match &owned {
+                Some(o) => o.backup.clone(),
+                None => current.is_some().then(|| backup_path(path)),
+            },
+        };
+        self.manifest.files.insert(path.to_string(), record);
+        if current == Some(content.as_str()) {
+            self.noop(path, "already has the desired content");
+            return None;
+        }
+        Some(FileWrite {
+            path: path.to_string(),
+            content,
+            mode: 0o644,
+            backup: current.is_some() && owned.is_none(),
+        })
+    }
+}

@@ -1,0 +1,104 @@
+//! Text files katafleet writes on hosts, rendered with tera from templates/
+//! embedded in the binary.
+
+use std::sync::OnceLock;
+
+use tera::{Context, Tera};
+
+use crate::inventory::KataSpec;
+use crate::plan::containerd_dropin_tables;
+use crate::plan::Handler;
+
+/// Kata annotations allowed to change a sandbox: sizing only.
+pub const SAFE_ANNOTATIONS: [&str; 2] = ["default_memory", "default_vcpus"];
+
+const TEMPLATES: [(&str, &str); 3] = [
+    (
+        "kata-dropin.toml",
+        include_str!("../../templates/kata-dropin.toml.tera"),
+    ),
+    (
+        "modules-load.conf",
+        include_str!("../../templates/modules-load.conf.tera"),
+    ),
+    (
+        "containerd-dropin.toml",
+        include_str!("../../templates/containerd-dropin.toml.tera"),
+    ),
+];
+
+fn engine() -> &'static Tera {
+    static ENGINE: OnceLock<Tera> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        let mut tera = Tera::new();
+        // The templates are compiled into the binary; a broken one is a build bug caught by tests.
+        tera.add_raw_templates(TEMPLATES)
+            .expect("embedded templates parse");
+        tera
+    })
+}
+
+fn render(name: &str, context: &Context) -> String {
+    engine()
+        .render(name, context)
+        .expect("embedded templates render with their context")
+}
+
+pub fn kata_dropin(kata: &KataSpec) -> String {
+    let mut c = Context::new();
+    c.insert("sections", &[kata.hypervisor.config_section()]);
+    c.insert("memory_mib", &kata.memory_mib);
+    c.insert("vcpus", &kata.vcpus);
+    c.insert("debug", &kata.debug);
+    c.insert("annotations", &SAFE_ANNOTATIONS);
+    render("kata-dropin.toml", &c)
+}
+
+pub fn modules_load(modules: &[String]) -> String {
+    let mut c = Context::new();
+    c.insert("modules", modules);
+    render("modules-load.conf", &c)
+}
+
+pub fn containerd_dropin(handlers: &[Handler]) -> String {
+    let mut c = Context::new();
+    c.insert("tables", &containerd_dropin_tables(handlers));
+    render("containerd-dropin.toml", &c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::release::{Hypervisor, Runtime};
+
+    fn spec(hypervisor: Hypervisor, debug: bool) -> KataSpec {
+        KataSpec {
+            version: "4.2.0".parse().unwrap(),
+            runtime: Runtime::Rust,
+            hypervisor,
+            source: String::new(),
+            sha256: None,
+            memory_mib: 4096,
+            vcpus: 2,
+            debug,
+        }
+    }
+
+    #[test]
+    fn kata_dropin_is_valid_toml_with_the_settings() {
+        let text = kata_dropin(&spec(Hypervisor::Fc, true));
+        let v: toml::Table = text.parse().unwrap();
+        let hv = &v["hypervisor"]["firecracker"];
+        assert_eq!(hv["default_memory"].as_integer(), Some(4096));
+        assert_eq!(hv["default_vcpus"].as_integer(), Some(2));
+        assert_eq!(hv["enable_annotations"].as_array().unwrap().len(), 2);
+        assert_eq!(v["runtime"]["enable_debug"].as_bool(), Some(true));
+    }
+
+    #[test]
+    fn modules_file_lists_one_module_per_line() {
+        let text = modules_load(&["kvm".into(), "vhost_vsock".into()]);
+        let lines: Vec<_> = text.lines().filter(|l| !l.starts_with('#')).collect();
+        assert_eq!(lines, ["kvm", "vhost_vsock"]);
+    }
+}

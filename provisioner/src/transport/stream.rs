@@ -1,0 +1,55 @@
+//! Feeding stdin and draining stdout/stderr of a running script, shared by
+//! both transports.
+
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::Payload;
+
+/// Writes script then payload to stdin while collecting stdout (forwarding each
+/// line) and stderr. Returns (stdout, stderr); a stdin error is returned after
+/// output is drained, since the script's own output usually says more.
+pub async fn drive<I, O, E>(
+    stdin: I,
+    stdout: O,
+    stderr: E,
+    script: &str,
+    payload: Option<&Payload>,
+    lines: Option<UnboundedSender<String>>,
+) -> (String, String, Option<std::io::Error>)
+where
+    I: AsyncWrite + Unpin,
+    O: AsyncRead + Unpin,
+    E: AsyncRead + Unpin,
+{
+    let feed = async move {
+        let mut stdin = stdin;
+        stdin.write_all(script.as_bytes()).await?;
+        if let Some(p) = payload {
+            let mut file = tokio::fs::File::open(&p.path).await?;
+            tokio::io::copy(&mut file, &mut stdin).await?;
+        }
+        stdin.shutdown().await?;
+        Ok::<(), std::io::Error>(())
+    };
+    let read_out = async move {
+        let mut out = String::new();
+        let mut reader = BufReader::new(stdout).lines();
+        while let Ok(Some(line)) = reader.next_line().await {
+            if let Some(tx) = &lines {
+                let _ = tx.send(line.clone());
+            }
+            out.push_str(&line);
+            out.push('\n');
+        }
+        out
+    };
+    let read_err = async move {
+        let mut err = Vec::new();
+        let mut stderr = stderr;
+        let _ = tokio::io::AsyncReadExt::read_to_end(&mut stderr, &mut err).await;
+        String::from_utf8_lossy(&err).into_owned()
+    };
+    let (fed, out, err) = tokio::join!(feed, read_out, read_err);
+    (out, err, fed.err())
+}

@@ -1,0 +1,39 @@
+//! Proof after apply, from freshly gathered facts: nothing left to change,
+//! and the daemons' effective configuration really holds the Kata runtime.
+
+use crate::facts::HostFacts;
+use crate::inventory::Desired;
+use crate::plan::{self, PlanOptions};
+
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("{0}")]
+    Plan(#[from] plan::PlanError),
+    #[error("still differs from the inventory after apply: {0}")]
+    Pending(String),
+    #[error("containerd's effective config (`containerd config dump`) has no runtime `{0}`")]
+    NotInDump(String),
+}
+
+pub fn after_apply(
+    facts: &HostFacts,
+    desired: &Desired,
+    opts: PlanOptions,
+) -> Result<(), VerifyError> {
+    let again = plan::plan(facts, desired, opts)?;
+    if !again.is_empty() {
+        let pending: Vec<String> = again.changes.iter().map(|c| c.reason.clone()).collect();
+        return Err(VerifyError::Pending(pending.join("; ")));
+    }
+    if let Some(c) = facts.containerd.as_ref().filter(|_| desired.containerd) {
+        let cri_off = c.config.as_deref().is_some_and(plan::cri_disabled);
+        if let Some(dump) = c.dump.as_deref().filter(|_| !cri_off) {
+            for handler in &facts.manifest.containerd_handlers {
+                if !plan::effective_has_runtime(dump, handler) {
+                    return Err(VerifyError::NotInDump(handler.clone()));
+                }
+            }
+        }
+    }
+    Ok(())
+}
