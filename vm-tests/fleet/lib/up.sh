@@ -16,6 +16,12 @@ cmd_up() {
 		esac
 	done
 	validate_name "$name"
+	local b src
+	for b in "${binds[@]}"; do
+		src=${b#*=}
+		src=${src%%:*}
+		[[ $src == /* && -e $src ]] || die "bind source '$src' must be an existing absolute path"
+	done
 	if ! [[ $count =~ ^[1-9][0-9]*$ ]] || ((count > KF_MAX_HOSTS)); then
 		die "COUNT must be 1..$KF_MAX_HOSTS"
 	fi
@@ -54,7 +60,10 @@ cmd_up() {
 	echo $! >"$st/supervisor.pid"
 
 	local timeout=${KATAFLEET_FLEET_TIMEOUT:-$((60 + 2 * count))}
-	if ! ip netns exec "$(hub_ns "$name")" "$KF_SELF" __wait-ssh "$name" "$timeout"; then
+	# In the background, so that a signal to `up` interrupts the wait at once.
+	ip netns exec "$(hub_ns "$name")" "$KF_SELF" __wait-ssh "$name" "$timeout" &
+	UP_WAITER=$!
+	if ! wait "$UP_WAITER"; then
 		die "fleet '$name' did not come up within ${timeout}s; tearing it down"
 	fi
 	UP_OK=1
@@ -66,6 +75,7 @@ cmd_up() {
 up_cleanup() {
 	local rc=$?
 	((UP_OK)) && return 0
+	[[ -n ${UP_WAITER:-} ]] && kill "$UP_WAITER" 2>/dev/null
 	log "up of '$UP_NAME' failed; cleaning up"
 	teardown "$UP_NAME" || true
 	exit $((rc ? rc : 1))
@@ -210,13 +220,15 @@ wait_ssh_in_hub() {
 }
 
 wait_ssh_report() {
-	local name=$1 st i h
+	local name=$1 st i h shown=0
 	shift
 	st=$(state_dir "$name")
+	log "hosts not answering SSH: $(for i in "$@"; do printf '%s ' "$(host_name "$name" "$i")"; done)"
 	for i in "$@"; do
 		h=$(host_name "$name" "$i")
-		log "host $h ($(host_ip "$i")) does not answer SSH${st:+; last lines of $st/logs/$h.log:}"
-		[[ -e $st/exited/$h ]] && log "  its systemd-nspawn exited with status $(cat "$st/exited/$h")"
-		tail -n 15 "$st/logs/$h.log" 2>/dev/null | sed 's/^/    /' >&2 || true
+		[[ -e $st/exited/$h ]] && log "$h: its systemd-nspawn exited with status $(cat "$st/exited/$h")"
+		((shown++ < 3)) || continue
+		log "$h ($(host_ip "$i")): last lines of its console ($st/logs/$h.log):"
+		tail -n 12 "$st/logs/$h.log" 2>/dev/null | sed 's/\x1b\[[0-9;]*m//g; s/^/    /' >&2 || true
 	done
 }
