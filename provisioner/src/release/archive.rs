@@ -56,13 +56,15 @@ pub fn inspect(path: &Path, compression: Compression) -> Result<ArchiveContents,
         let entry = entry.map_err(read_err)?;
         let raw_path = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
         let name = raw_path.trim_start_matches("./").to_string();
-        if !inside_kata(Path::new(&name)) {
+        let kind = entry.header().entry_type();
+        // Upstream archives start with `./` and `./opt/` directory entries.
+        let ancestor_dir = kind.is_dir() && matches!(name.trim_end_matches('/'), "" | "." | "opt");
+        if !ancestor_dir && !inside_kata(Path::new(&name)) {
             return Err(ArchiveError::Outside {
                 path: path.to_path_buf(),
                 entry: raw_path,
             });
         }
-        let kind = entry.header().entry_type();
         if kind.is_character_special() || kind.is_block_special() || kind.is_fifo() {
             return Err(ArchiveError::Special {
                 path: path.to_path_buf(),
