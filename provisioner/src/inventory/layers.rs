@@ -121,6 +121,8 @@ pub(super) struct KataLayer {
     hypervisor: Option<(Hypervisor, Range<usize>)>,
     source: Option<String>,
     sha256: Option<Sha256>,
+    /// A sha256 was written (even if invalid, which is reported on its own).
+    sha256_written: bool,
     memory_mib: Option<u32>,
     vcpus: Option<u32>,
     debug: Option<bool>,
@@ -143,6 +145,7 @@ impl KataLayer {
                 .and_then(|h| v.enum_value(h, "hypervisor").map(|hv| (hv, h.span()))),
             source: raw.source.as_ref().and_then(|s| source(v, s)),
             sha256: raw.sha256.as_ref().and_then(|s| v.parsed(s)),
+            sha256_written: raw.sha256.is_some(),
             memory_mib: raw
                 .default_memory_mib
                 .as_ref()
@@ -169,6 +172,7 @@ impl KataLayer {
             } else {
                 top.sha256.clone().or_else(|| self.sha256.clone())
             },
+            sha256_written: top.sha256_written || (top.version.is_none() && self.sha256_written),
             memory_mib: top.memory_mib.or(self.memory_mib),
             vcpus: top.vcpus.or(self.vcpus),
             debug: top.debug.or(self.debug),
@@ -199,6 +203,9 @@ impl KataLayer {
                 "dragonball is built into runtime-rs; the Go runtime cannot use it",
                 hv_span,
             );
+            return None;
+        }
+        if self.sha256_written && self.sha256.is_none() {
             return None;
         }
         if self.sha256.is_none() && !v.known_version(version) {

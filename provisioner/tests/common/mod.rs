@@ -1,0 +1,212 @@
+//! Test harness glue: real hosts from vm-tests/fleet, the real katafleet
+//! binary run inside the fleet's hub network namespace, and a fixture
+//! release tarball (release tarballs cannot be downloaded here; the fixture
+//! has the official 4.x layout with stand-in binaries).
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+
+pub const VERSION: &str = "4.2.0";
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn harness() -> PathBuf {
+    repo_root().join("vm-tests/fleet/fleet")
+}
+
+/// Why the fleet tests cannot run here, if they cannot.
+pub fn skip_reason() -> Option<String> {
+    if std::env::var_os("KATAFLEET_NO_FLEET").is_some() {
+        return Some("KATAFLEET_NO_FLEET is set".into());
+    }
+    // SAFETY-free check: root is needed for namespaces and nspawn.
+    let uid = Command::new("id").arg("-u").output().ok()?;
+    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
+        return Some("fleet tests need root".into());
+    }
+    None
+}
+
+/// Skips the calling test (with a visible reason) when the fleet is unavailable.
+#[macro_export]
+macro_rules! fleet_or_skip {
+    ($count:expr) => {
+        $crate::fleet_or_skip!($count, "bookworm")
+    };
+    ($count:expr, $suite:expr) => {
+        match common::skip_reason() {
+            Some(why) => {
+                eprintln!("SKIPPED: {why}");
+                return;
+            }
+            None => common::Fleet::up($count, $suite),
+        }
+    };
+}
+
+pub struct Fleet {
+    pub name: String,
+    pub state: PathBuf,
+    pub hosts: Vec<(String, String)>,
+    pub dir: tempfile::TempDir,
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+impl Fleet {
+    pub fn up(count: usize, suite: &str) -> Fleet {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let name = format!("t{}{}", std::process::id() % 1000, n);
+        let out = Command::new(harness())
+            .args(["up", &name, &count.to_string(), "--suite", suite])
+            .output()
+            .expect("run the fleet harness");
+        if !out.status.success() {
+            let _ = Command::new(harness()).args(["down", &name]).output();
+            panic!("fleet up failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        let state = PathBuf::from("/run/katafleet-fleet").join(&name);
+        let hosts = std::fs::read_to_string(state.join("hosts"))
+            .unwrap()
+            .lines()
+            .filter_map(|l| {
+                l.split_once(' ')
+                    .map(|(a, b)| (a.to_string(), b.to_string()))
+            })
+            .collect();
+        Fleet {
+            name,
+            state,
+            hosts,
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub fn host(&self, i: usize) -> &str {
+        &self.hosts[i].0
+    }
+
+    /// Runs katafleet on the controller side (the hub namespace).
+    pub fn katafleet(&self, args: &[&str]) -> Output {
+        let bin = env!("CARGO_BIN_EXE_katafleet");
+        let log_dir = self.dir.path().join("logs");
+        let cache_dir = self.dir.path().join("cache");
+        let mut cmd = Command::new(harness());
+        cmd.args(["run", &self.name, "--", bin]).args(args);
+        cmd.args([
+            "--log-dir",
+            log_dir.to_str().unwrap(),
+            "--cache-dir",
+            cache_dir.to_str().unwrap(),
+        ]);
+        cmd.output().expect("run katafleet")
+    }
+
+    /// Runs a shell command as root inside host `i` (0-based).
+    pub fn sh(&self, i: usize, script: &str) -> Output {
+        Command::new(harness())
+            .args([
+                "sh",
+                &self.name,
+                &(i + 1).to_string(),
+                "--",
+                "sh",
+                "-c",
+                script,
+            ])
+            .output()
+            .expect("run in host")
+    }
+
+    pub fn sh_ok(&self, i: usize, script: &str) -> String {
+        let out = self.sh(i, script);
+        assert!(
+            out.status.success(),
+            "`{script}` failed on host {i}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// An inventory for this fleet; `kata_extra` goes into [kata], `tail` at the end.
+    pub fn inventory(&self, kata_extra: &str, tail: &str) -> PathBuf {
+        let fixture = fixture();
+        let mut text = format!(
+            "[defaults]\nuser = \"root\"\nidentity_file = \"{key}\"\nknown_hosts_file = \"{kh}\"\nconnect_timeout_secs = 5\n\n\
+             [kata]\nversion = \"{VERSION}\"\nsource = \"{dir}/{{asset}}\"\nsha256 = \"{sha}\"\n{kata_extra}\n",
+            key = self.state.join("id_ed25519").display(),
+            kh = self.state.join("known_hosts").display(),
+            dir = fixture.dir.display(),
+            sha = fixture.sha256,
+        );
+        for (name, ip) in &self.hosts {
+            text.push_str(&format!(
+                "\n[[hosts]]\nname = \"{name}\"\naddress = \"{ip}\"\n"
+            ));
+        }
+        text.push_str(tail);
+        let path = self.dir.path().join("inventory.toml");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        let _ = Command::new(harness()).args(["down", &self.name]).output();
+    }
+}
+
+pub struct Fixture {
+    pub dir: PathBuf,
+    pub sha256: String,
+}
+
+/// The fixture release tarball, built once per test process.
+pub fn fixture() -> &'static Fixture {
+    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| build_fixture("fixture", &[]))
+}
+
+/// A fixture built with extra builder flags (e.g. `--evil`), in its own directory.
+pub fn build_fixture(tag: &str, flags: &[&str]) -> Fixture {
+    let dir = std::env::temp_dir().join(format!("katafleet-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = Command::new(repo_root().join("vm-tests/fleet/make-fixture-tarball"))
+        .arg(dir.join(format!("kata-static-{VERSION}-amd64.tar.zst")))
+        .arg(VERSION)
+        .args(flags)
+        .output()
+        .expect("build the fixture tarball");
+    assert!(
+        out.status.success(),
+        "fixture build failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sha256 = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    Fixture { dir, sha256 }
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The `--json` report's hosts, by name.
+pub fn json_hosts(o: &Output) -> Vec<serde_json::Value> {
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\nstderr: {}", stdout(o), stderr(o)));
+    v["hosts"].as_array().cloned().unwrap_or_default()
+}
