@@ -178,7 +178,7 @@ let
       else
         problem "missing /dev/vhost-vsock: the vhost_vsock module is not loaded"
       fi
-      if grep -q '^vmw_vsock_vmci_transport ' /proc/modules; then
+      if grep -qs '^vmw_vsock_vmci_transport ' /proc/modules; then
         problem "vmw_vsock_vmci_transport is loaded (VMware guest); it conflicts with vhost_vsock"
       fi
       if [ -c /dev/vhost-net ]; then
@@ -188,7 +188,7 @@ let
       fi
 
       if version=$("$shim" --version 2>&1); then
-        ok "shim runs: $version"
+        ok "shim runs: $(printf '%s\n' "$version" | head -n 1)"
       else
         problem "the shim $shim does not run: $version"
       fi

@@ -202,7 +202,10 @@ pkgs.testers.runNixOSTest {
       with subtest("the controller has a throwaway key, the targets' host keys and a local artifact"):
           controller.wait_for_unit("multi-user.target")
           controller.succeed("install -Dm600 ${snakeOilPrivateKey} /root/.ssh/id_ecdsa")
-          controller.wait_until_succeeds("ssh-keyscan target1 target2 > /root/.ssh/known_hosts && test $(wc -l < /root/.ssh/known_hosts) -ge 2")
+          controller.wait_until_succeeds(
+              "ssh-keyscan target1 target2 > /root/.ssh/known_hosts"
+              " && grep -q '^target1 ' /root/.ssh/known_hosts && grep -q '^target2 ' /root/.ssh/known_hosts"
+          )
           controller.succeed("mkdir -p /root/artifacts && cp ${artifacts}/${asset} /root/artifacts/")
           controller.succeed("cp ${artifacts}/inventory.toml ${artifacts}/bad-inventory.toml /root/")
           controller.succeed("ssh -o BatchMode=yes root@target1 true")
