@@ -1,6 +1,6 @@
 //! Host facts: one read-only probe script per host, parsed into types.
 
-mod parse;
+pub(crate) mod parse;
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -1,1 +1,177 @@
+//! Fixture tests: `debian12-nspawn.txt` is the probe's real output on a test
+//! host (Debian 12 in systemd-nspawn, containerd 1.6). The other cases are
+//! that output with single `key=value` lines changed, to model hosts the
+//! test fleet cannot be (bare metal with vmx, a root-only /dev/kvm, ...).
 
+use super::*;
+use crate::readiness::{assess, Status};
+
+const NSPAWN: &str = include_str!("../../../tests/fixtures/facts/debian12-nspawn.txt");
+
+fn with(lines: &[(&str, &str)]) -> HostFacts {
+    let mut text = NSPAWN.to_string();
+    for (key, value) in lines {
+        let old = text
+            .lines()
+            .find(|l| l.starts_with(&format!("{key}=")))
+            .map(String::from);
+        let new = format!("{key}={value}");
+        text = match old {
+            Some(old) => text.replace(&old, &new),
+            None => text.replacen("@@end-probe", &format!("{new}\n@@end-probe"), 1),
+        };
+    }
+    parse(&text).unwrap()
+}
+
+fn bare_metal() -> [(&'static str, &'static str); 5] {
+    [
+        ("cpu_virt", "vmx"),
+        ("cpu_hypervisor", ""),
+        ("virt_container", "none"),
+        ("virt_vm", "none"),
+        ("kvm_open", "ok"),
+    ]
+}
+
+#[test]
+fn real_nspawn_host() {
+    let f = parse(NSPAWN).unwrap();
+    assert_eq!(f.os.family, OsFamily::Debian);
+    assert_eq!(f.os.version_id, "12");
+    assert_eq!(f.arch, Some(Arch::Amd64));
+    assert_eq!(f.uid, 0);
+    assert_eq!(f.container.as_deref(), Some("systemd-nspawn"));
+    assert_eq!(f.kvm, KvmDevice::Missing);
+    assert!(f.cpu_virt.is_none());
+    assert!(f.systemd.as_deref().unwrap().starts_with("systemd 252"));
+    let c = f.containerd.as_ref().unwrap();
+    assert_eq!(
+        c.version,
+        Some(SoftwareVersion {
+            major: 1,
+            minor: 6,
+            patch: 20
+        })
+    );
+    assert!(c.active);
+    assert!(c.config.as_deref().unwrap().starts_with("version = 2"));
+    assert!(c
+        .dump
+        .as_deref()
+        .unwrap()
+        .contains("io.containerd.grpc.v1.cri"));
+    assert_eq!(f.file(crate::facts::CONTAINERD_CONFIG), c.config.as_deref());
+    assert!(f.docker.is_none());
+    assert!(f.has_tool("zstd") && f.has_tool("sha256sum"));
+    let blockers = assess(&f).blockers().join("; ");
+    for want in [
+        "no vmx/svm",
+        "no usable /dev/kvm",
+        "inside a container (systemd-nspawn)",
+    ] {
+        assert!(blockers.contains(want), "{blockers}");
+    }
+}
+
+#[test]
+fn bare_metal_with_vmx_and_kvm_is_ready() {
+    let f = with(&bare_metal());
+    assert_eq!(f.cpu_virt.as_deref(), Some("vmx"));
+    assert!(f.container.is_none() && f.virt_vm.is_none());
+    assert!(assess(&f).is_ready(), "{:?}", assess(&f));
+}
+
+#[test]
+fn root_only_kvm_device_is_denied() {
+    let mut lines = bare_metal().to_vec();
+    lines.push(("kvm_open", "denied"));
+    lines.push(("kvm_mode", "600 root root"));
+    let f = with(&lines);
+    assert_eq!(
+        f.kvm,
+        KvmDevice::Denied {
+            mode: "600 root root".into()
+        }
+    );
+    assert!(assess(&f)
+        .blockers()
+        .iter()
+        .any(|b| b.contains("600 root root")));
+}
+
+#[test]
+fn missing_modules_warn_about_vhost_vsock() {
+    let mut lines = bare_metal().to_vec();
+    lines.push(("modules", ""));
+    let f = with(&lines);
+    assert!(f.modules.is_empty());
+    let r = assess(&f);
+    assert!(r.is_ready());
+    assert!(r
+        .findings
+        .iter()
+        .any(|x| x.check == "vhost-vsock" && x.status == Status::Warn));
+}
+
+#[test]
+fn a_nested_vm_is_named() {
+    let mut lines = bare_metal().to_vec();
+    lines.push(("virt_vm", "kvm"));
+    let f = with(&lines);
+    assert_eq!(f.virt_vm.as_deref(), Some("kvm"));
+    assert!(assess(&f)
+        .findings
+        .iter()
+        .any(|x| x.check == "nested-virtualization"));
+}
+
+#[test]
+fn docker_and_extra_files_are_read() {
+    let text = NSPAWN.replace(
+        "@@end-probe",
+        "docker_version=Docker version 28.5.2+dfsg1, build 1a2b3c\ndocker_active=active\n@@file docker-daemon-json\neyJkZWJ1ZyI6IHRydWV9Cg==\n@@end\n@@file path:/etc/modules-load.d/katafleet.conf\na3ZtCg==\n@@end\n@@end-probe",
+    );
+    let f = parse(&text).unwrap();
+    let d = f.docker.unwrap();
+    assert_eq!(
+        d.version,
+        Some(SoftwareVersion {
+            major: 28,
+            minor: 5,
+            patch: 2
+        })
+    );
+    assert_eq!(d.daemon_json.as_deref(), Some("{\"debug\": true}\n"));
+    assert_eq!(
+        f.files
+            .get("/etc/modules-load.d/katafleet.conf")
+            .map(String::as_str),
+        Some("kvm\n")
+    );
+}
+
+#[test]
+fn cut_off_or_foreign_output_is_an_error() {
+    assert!(matches!(parse("hello"), Err(ParseError::NoMarker)));
+    let cut = &NSPAWN[..NSPAWN.len() / 2];
+    assert!(matches!(parse(cut), Err(ParseError::Truncated)));
+}
+
+#[test]
+fn software_versions_from_version_lines() {
+    let v = |s| software_version(s).map(|v| v.to_string());
+    assert_eq!(
+        v("containerd containerd.io 1.7.27 05044ec0a9a7"),
+        Some("1.7.27".into())
+    );
+    assert_eq!(
+        v("containerd github.com/containerd/containerd/v2 2.1.9+unknown "),
+        Some("2.1.9".into())
+    );
+    assert_eq!(
+        v("Docker version 20.10.24+dfsg1, build 297e128"),
+        Some("20.10.24".into())
+    );
+    assert_eq!(v("no version here"), None);
+}

@@ -1,1 +1,243 @@
+//! Table tests from real default configs (`containerd config default` of
+//! Debian's 1.6.20, 1.7.24 and 2.1.9) plus user edits and comments.
 
+use super::*;
+use crate::facts::{ContainerdFacts, HostFacts};
+use crate::inventory::{Desired, KataSpec};
+use crate::plan::{Action, Plan};
+use crate::release::{Hypervisor, Runtime};
+
+const DEFAULT_16: &str = include_str!("../../../tests/fixtures/containerd/default-bookworm.toml");
+const DEFAULT_17: &str = include_str!("../../../tests/fixtures/containerd/default-trixie.toml");
+const DEFAULT_21: &str = include_str!("../../../tests/fixtures/containerd/default-sid.toml");
+
+fn desired() -> Desired {
+    Desired {
+        kata: KataSpec {
+            version: "4.2.0".parse().unwrap(),
+            runtime: Runtime::Rust,
+            hypervisor: Hypervisor::Qemu,
+            source: String::new(),
+            sha256: None,
+            memory_mib: 2048,
+            vcpus: 1,
+            debug: false,
+        },
+        containerd: true,
+        docker: true,
+    }
+}
+
+fn host(version: &str, config: Option<&str>) -> HostFacts {
+    let mut f = HostFacts::default();
+    f.containerd = Some(ContainerdFacts {
+        version: crate::facts::parse::software_version(version),
+        version_text: version.into(),
+        active: true,
+        config: config.map(String::from),
+        dump: None,
+    });
+    if let Some(c) = config {
+        f.files.insert(MAIN_CONFIG.into(), c.into());
+    }
+    f
+}
+
+/// The files the plan writes for containerd, by path.
+fn wired(facts: &HostFacts) -> (Plan, Vec<(String, String)>) {
+    let mut plan = Plan {
+        manifest: facts.manifest.clone(),
+        ..Plan::default()
+    };
+    wire(&mut plan, facts, &desired()).unwrap();
+    let files = plan
+        .changes
+        .iter()
+        .flat_map(|c| match &c.action {
+            Action::Configure { files, .. } => files
+                .iter()
+                .map(|f| (f.path.clone(), f.content.clone()))
+                .collect(),
+            _ => Vec::new(),
+        })
+        .collect();
+    (plan, files)
+}
+
+fn runtime<'a>(doc: &'a toml::Table, plugin: &str) -> Option<&'a toml::Value> {
+    doc.get("plugins")?
+        .get(plugin)?
+        .get("containerd")?
+        .get("runtimes")?
+        .get("kata")
+}
+
+fn user_edited(default: &str) -> String {
+    format!(
+        "# operator: cgroups via systemd\n{}",
+        default.replace("SystemdCgroup = false", "SystemdCgroup = true")
+    )
+}
+
+#[test]
+fn containerd_1x_is_edited_in_place_keeping_comments_and_settings() {
+    for default in [DEFAULT_16, DEFAULT_17] {
+        let config = user_edited(default);
+        let (_, files) = wired(&host("containerd 1.7.24", Some(&config)));
+        assert_eq!(files.len(), 1);
+        let (path, text) = &files[0];
+        assert_eq!(path, MAIN_CONFIG);
+        assert!(
+            text.starts_with("# operator: cgroups via systemd\n"),
+            "{text}"
+        );
+        assert!(text.contains("SystemdCgroup = true"));
+        let doc: toml::Table = text.parse().unwrap();
+        let kata = runtime(&doc, "io.containerd.grpc.v1.cri").expect("kata under the v2 plugin id");
+        assert_eq!(kata["runtime_type"].as_str(), Some("io.containerd.kata.v2"));
+        assert_eq!(
+            kata["runtime_path"].as_str(),
+            Some("/opt/kata/runtime-rs/bin/containerd-shim-kata-v2")
+        );
+        assert_eq!(
+            kata["privileged_without_host_devices"].as_bool(),
+            Some(true)
+        );
+        assert!(kata["options"]["ConfigPath"]
+            .as_str()
+            .unwrap()
+            .ends_with("configuration-qemu-runtime-rs.toml"));
+        assert!(
+            doc.get("plugins").unwrap()["io.containerd.grpc.v1.cri"]["containerd"]
+                ["default_runtime_name"]
+                .as_str()
+                == Some("runc")
+        );
+    }
+}
+
+#[test]
+fn applying_the_result_again_changes_nothing() {
+    let config = user_edited(DEFAULT_16);
+    let (_, files) = wired(&host("containerd 1.6.20", Some(&config)));
+    let mut again = host("containerd 1.6.20", Some(&files[0].1));
+    again.manifest.containerd_handlers = vec!["kata".into()];
+    let (plan, files) = wired(&again);
+    assert!(files.is_empty(), "{files:?}");
+    assert!(plan.changes.is_empty());
+}
+
+#[test]
+fn a_schema_1_config_uses_the_cri_plugin_id() {
+    let config = "# old style\n[plugins.cri]\n  sandbox_image = \"pause:3.6\"\n";
+    let (_, files) = wired(&host("containerd 1.6.20", Some(config)));
+    let doc: toml::Table = files[0].1.parse().unwrap();
+    assert!(runtime(&doc, "cri").is_some(), "{}", files[0].1);
+    assert_eq!(
+        doc["plugins"]["cri"]["sandbox_image"].as_str(),
+        Some("pause:3.6")
+    );
+}
+
+#[test]
+fn no_config_gets_a_minimal_one_with_the_right_version() {
+    let (_, files) = wired(&host("containerd 1.6.20", None));
+    let doc: toml::Table = files[0].1.parse().unwrap();
+    assert_eq!(doc["version"].as_integer(), Some(2));
+    assert!(runtime(&doc, "io.containerd.grpc.v1.cri").is_some());
+
+    let (_, files) = wired(&host("containerd 2.1.9", None));
+    let paths: Vec<_> = files.iter().map(|f| f.0.as_str()).collect();
+    assert_eq!(paths, [DROPIN, MAIN_CONFIG]);
+    let main: toml::Table = files[1].1.parse().unwrap();
+    assert_eq!(main["version"].as_integer(), Some(3));
+    assert_eq!(
+        main["imports"].as_array().unwrap()[0].as_str(),
+        Some(DROPIN)
+    );
+}
+
+#[test]
+fn containerd_2_1_gets_a_dropin_and_an_import() {
+    let (_, files) = wired(&host("containerd 2.1.9", Some(DEFAULT_21)));
+    let paths: Vec<_> = files.iter().map(|f| f.0.as_str()).collect();
+    assert_eq!(paths, [DROPIN, MAIN_CONFIG]);
+    let dropin: toml::Table = files[0].1.parse().unwrap();
+    assert_eq!(dropin["version"].as_integer(), Some(3));
+    assert!(
+        runtime(&dropin, "io.containerd.cri.v1.runtime").is_some(),
+        "{}",
+        files[0].1
+    );
+    let main: toml::Table = files[1].1.parse().unwrap();
+    assert_eq!(main["imports"].as_array().unwrap().len(), 1);
+    assert!(
+        runtime(&main, "io.containerd.cri.v1.runtime").is_none(),
+        "the main file holds no runtime of ours"
+    );
+}
+
+#[test]
+fn containerd_2_2_needs_only_the_dropin() {
+    let (_, files) = wired(&host("containerd 2.2.0", None));
+    let paths: Vec<_> = files.iter().map(|f| f.0.as_str()).collect();
+    assert_eq!(paths, [DROPIN]);
+    let imports_conf_d = "version = 3\nimports = [\"/etc/containerd/conf.d/*.toml\"]\n";
+    let (_, files) = wired(&host("containerd 2.2.0", Some(imports_conf_d)));
+    assert_eq!(
+        files.iter().map(|f| f.0.as_str()).collect::<Vec<_>>(),
+        [DROPIN]
+    );
+}
+
+#[test]
+fn stale_handlers_katafleet_owns_are_removed_and_foreign_ones_kept() {
+    let config = format!(
+        "{DEFAULT_16}\n[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.kata-old]\n  runtime_type = \"io.containerd.kata.v2\"\n\n[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.gvisor]\n  runtime_type = \"io.containerd.runsc.v1\"\n"
+    );
+    let mut facts = host("containerd 1.6.20", Some(&config));
+    facts.manifest.containerd_handlers = vec!["kata".into(), "kata-old".into()];
+    let (plan, files) = wired(&facts);
+    let doc: toml::Table = files[0].1.parse().unwrap();
+    let runtimes = &doc["plugins"]["io.containerd.grpc.v1.cri"]["containerd"]["runtimes"];
+    assert!(runtimes.get("kata-old").is_none());
+    assert!(runtimes.get("gvisor").is_some());
+    assert!(runtimes.get("runc").is_some());
+    assert_eq!(plan.manifest.containerd_handlers, ["kata"]);
+}
+
+#[test]
+fn a_kata_runtime_katafleet_did_not_create_is_refused() {
+    let config = format!("{DEFAULT_16}\n[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.kata]\n  runtime_type = \"io.containerd.kata.v2\"\n");
+    let mut plan = Plan::default();
+    let err = wire(
+        &mut plan,
+        &host("containerd 1.6.20", Some(&config)),
+        &desired(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("did not create"), "{err}");
+}
+
+#[test]
+fn disabled_cri_is_warned_about() {
+    let config = "disabled_plugins = [\"cri\"]\n";
+    let (plan, _) = wired(&host("containerd 1.6.20", Some(config)));
+    assert!(
+        plan.warnings
+            .iter()
+            .any(|w| w.contains("Kubernetes will not see")),
+        "{:?}",
+        plan.warnings
+    );
+}
+
+#[test]
+fn effective_config_lookup_finds_runtimes_under_every_plugin_id() {
+    let v2 =
+        "[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.kata]\nruntime_type = \"x\"\n";
+    let v3 = "[plugins.\"io.containerd.cri.v1.runtime\".containerd.runtimes.kata]\nruntime_type = \"x\"\n";
+    assert!(effective_has_runtime(v2, "kata"));
+    assert!(effective_has_runtime(v3, "kata"));
+    assert!(!effective_has_runtime(v3, "kata-clh"));
+}
