@@ -176,7 +176,8 @@ mod tests {
 
     #[test]
     fn each_blocker_is_named() {
-        let cases: [(&str, fn(&mut HostFacts)); 4] = [
+        type Mutation = fn(&mut HostFacts);
+        let cases: [(&str, Mutation); 4] = [
             ("no vmx/svm", |f| f.cpu_virt = None),
             ("no usable /dev/kvm", |f| f.kvm = KvmDevice::Missing),
             ("cannot be opened read-write", |f| {

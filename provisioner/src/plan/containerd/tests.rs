@@ -29,14 +29,16 @@ fn desired() -> Desired {
 }
 
 fn host(version: &str, config: Option<&str>) -> HostFacts {
-    let mut f = HostFacts::default();
-    f.containerd = Some(ContainerdFacts {
-        version: crate::facts::parse::software_version(version),
-        version_text: version.into(),
-        active: true,
-        config: config.map(String::from),
-        dump: None,
-    });
+    let mut f = HostFacts {
+        containerd: Some(ContainerdFacts {
+            version: crate::facts::parse::software_version(version),
+            version_text: version.into(),
+            active: true,
+            config: config.map(String::from),
+            dump: None,
+        }),
+        ..HostFacts::default()
+    };
     if let Some(c) = config {
         f.files.insert(MAIN_CONFIG.into(), c.into());
     }
