@@ -9,21 +9,44 @@ rootfs_packages() {
 	echo "$pkgs"
 }
 
+# Bump when the package list or customize-rootfs.sh changes: caches built by
+# an older harness are then rebuilt (when no fleet is using them).
+KF_ROOTFS_VERSION=2
+KF_ROOTFS_STAMP=etc/katafleet-rootfs-version
+
+rootfs_current() { [[ $(cat "$1/$KF_ROOTFS_STAMP" 2>/dev/null) == "$KF_ROOTFS_VERSION" ]]; }
+
 cmd_rootfs() {
 	local suite=${1:-bookworm}
 	validate_suite "$suite"
 	local dest
 	dest=$(rootfs_dir "$suite")
-	[[ -d $dest ]] && { echo "$dest"; return 0; }
+	[[ -d $dest ]] && rootfs_current "$dest" && { echo "$dest"; return 0; }
 	mkdir -p "$KF_CACHE"
 	# Serialise concurrent builders of the same suite (parallel tests).
 	(
 		flock 9
-		[[ -d $dest ]] && exit 0
+		if [[ -d $dest ]]; then
+			rootfs_current "$dest" && exit 0
+			if rootfs_in_use "$suite"; then
+				log "warning: $dest is from an older harness but fleets use it; not rebuilding"
+				exit 0
+			fi
+			log "$dest is from an older harness; rebuilding"
+		fi
 		rootfs_build "$suite" "$dest"
 	) 9>"$KF_CACHE/.rootfs-$suite.lock"
 	[[ -d $dest ]] || die "rootfs build for $suite failed"
 	echo "$dest"
+}
+
+# Is any fleet (state dir present) built on SUITE?
+rootfs_in_use() {
+	local f
+	for f in "$KF_RUN"/*/suite; do
+		[[ -f $f && $(cat "$f") == "$1" ]] && return 0
+	done
+	return 1
 }
 
 rootfs_build() {
@@ -49,6 +72,11 @@ rootfs_build() {
 		tail -n 30 "$KF_CACHE/.rootfs-$suite.log" >&2
 		rm -rf "$tmp"
 		die "mmdebstrap $suite failed (full log: $KF_CACHE/.rootfs-$suite.log)"
+	fi
+	echo "$KF_ROOTFS_VERSION" >"$tmp/$KF_ROOTFS_STAMP"
+	if [[ -d $dest ]]; then
+		mv -T "$dest" "$tmp.old"
+		rm -rf "$tmp.old"
 	fi
 	mv -T "$tmp" "$dest"
 	log "built $dest in $(( ($(now_ms) - t0) / 1000 ))s ($(du -sh "$dest" | cut -f1))"

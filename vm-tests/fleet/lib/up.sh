@@ -207,11 +207,25 @@ wait_ssh_in_hub() {
 		done
 		local -A probe=()
 		for i in "${ready[@]}"; do
-			timeout 15 ssh "${ssh_opts[@]}" "root@$(host_ip "$i")" true </dev/null 2>/dev/null &
+			# Also wait for the host's boot to finish, so that tests see
+			# containerd & co. started, not "activating".
+			timeout 20 ssh "${ssh_opts[@]}" "root@$(host_ip "$i")" \
+				'systemctl is-system-running --wait; true' </dev/null \
+				>"$st/logs/$(host_name "$name" "$i").state" 2>/dev/null &
 			probe[$!]=$i
 		done
-		local p
-		for p in "${!probe[@]}"; do wait "$p" || next+=("${probe[$p]}"); done
+		local p h state
+		for p in "${!probe[@]}"; do
+			i=${probe[$p]}
+			if ! wait "$p"; then
+				next+=("$i")
+				continue
+			fi
+			h=$(host_name "$name" "$i")
+			state=$(<"$st/logs/$h.state")
+			[[ $state == running ]] ||
+				log "warning: $h booted '$state'; see: fleet sh $name $i -- systemctl --failed"
+		done
 		unset probe
 		pending=("${next[@]}")
 		((${#pending[@]})) && sleep 0.3
