@@ -46,7 +46,12 @@ fn render(name: &str, context: &Context) -> String {
 
 pub fn kata_dropin(kata: &KataSpec) -> String {
     let mut c = Context::new();
-    c.insert("sections", &[kata.hypervisor.config_section()]);
+    let sections: Vec<&str> = kata
+        .hypervisors()
+        .iter()
+        .map(|h| h.config_section())
+        .collect();
+    c.insert("sections", &sections);
     c.insert("memory_mib", &kata.memory_mib);
     c.insert("vcpus", &kata.vcpus);
     c.insert("debug", &kata.debug);
@@ -69,19 +74,16 @@ pub fn containerd_dropin(handlers: &[Handler]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::release::{Hypervisor, Runtime};
+    use crate::release::Hypervisor;
 
     fn spec(hypervisor: Hypervisor, debug: bool) -> KataSpec {
-        KataSpec {
-            version: "4.2.0".parse().unwrap(),
-            runtime: Runtime::Rust,
-            hypervisor,
-            source: String::new(),
-            sha256: None,
-            memory_mib: 4096,
-            vcpus: 2,
-            debug,
-        }
+        let mut k = crate::inventory::Desired::sample().kata;
+        k.hypervisor = hypervisor;
+        k.shims = vec![hypervisor];
+        k.memory_mib = 4096;
+        k.vcpus = 2;
+        k.debug = debug;
+        k
     }
 
     #[test]

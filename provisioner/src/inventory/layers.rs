@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use toml::Spanned;
 
-use super::raw::{RawDefaults, RawGroup, RawHost, RawKata};
+use super::raw::{RawContainerd, RawDefaults, RawDocker, RawGroup, RawHost, RawKata};
 use super::validate::Validator;
-use super::{Address, Become, Connection, KataSpec, KnownHostsPolicy};
+use super::{Address, Become, Connection, InstallMethod, KataSpec, KnownHostsPolicy};
 use crate::diagnostic::Diagnostic;
 use crate::release::checksums::Sha256;
 use crate::release::{Hypervisor, Runtime, Version, DEFAULT_SOURCE};
@@ -112,6 +112,42 @@ fn port(v: &mut Validator, p: &Spanned<i64>) -> Option<u16> {
     v.in_range(p, "port", 1..65_536).map(|p| p as u16)
 }
 
+/// Which daemons to wire, at one layer.
+#[derive(Debug, Clone, Default)]
+pub(super) struct ServiceLayer {
+    containerd: Option<bool>,
+    enable_cri: Option<bool>,
+    docker: Option<bool>,
+}
+
+impl ServiceLayer {
+    pub fn from_raw(containerd: Option<&RawContainerd>, docker: Option<&RawDocker>) -> Self {
+        let flag = |v: Option<&Spanned<bool>>| v.map(|b| *b.get_ref());
+        Self {
+            containerd: containerd.and_then(|c| flag(c.enable.as_ref())),
+            enable_cri: containerd.and_then(|c| flag(c.enable_cri.as_ref())),
+            docker: docker.and_then(|d| flag(d.enable.as_ref())),
+        }
+    }
+
+    pub fn over(&self, top: &Self) -> Self {
+        Self {
+            containerd: top.containerd.or(self.containerd),
+            enable_cri: top.enable_cri.or(self.enable_cri),
+            docker: top.docker.or(self.docker),
+        }
+    }
+
+    /// (containerd, enable_cri, docker) with their defaults.
+    pub fn finish(&self) -> (bool, bool, bool) {
+        (
+            self.containerd.unwrap_or(true),
+            self.enable_cri.unwrap_or(false),
+            self.docker.unwrap_or(true),
+        )
+    }
+}
+
 /// Kata settings at one layer. The version keeps its span so that a missing
 /// checksum can be reported where the version was written.
 #[derive(Debug, Clone, Default)]
@@ -126,6 +162,9 @@ pub(super) struct KataLayer {
     memory_mib: Option<u32>,
     vcpus: Option<u32>,
     debug: Option<bool>,
+    shims: Option<Vec<Hypervisor>>,
+    kvm_users: Option<Vec<String>>,
+    method: Option<InstallMethod>,
 }
 
 impl KataLayer {
@@ -157,6 +196,16 @@ impl KataLayer {
                 .and_then(|c| v.in_range(c, "default_vcpus", 1..1025))
                 .map(|c| c as u32),
             debug: raw.debug.as_ref().map(|d| *d.get_ref()),
+            shims: raw.shims.as_ref().map(|list| {
+                list.iter()
+                    .filter_map(|s| v.enum_value(s, "shim"))
+                    .collect()
+            }),
+            kvm_users: raw
+                .kvm_users
+                .as_ref()
+                .map(|list| list.iter().filter_map(|u| user_name(v, u)).collect()),
+            method: raw.method.as_ref().and_then(|m| v.enum_value(m, "method")),
         }
     }
 
@@ -176,6 +225,9 @@ impl KataLayer {
             memory_mib: top.memory_mib.or(self.memory_mib),
             vcpus: top.vcpus.or(self.vcpus),
             debug: top.debug.or(self.debug),
+            shims: top.shims.clone().or_else(|| self.shims.clone()),
+            kvm_users: top.kvm_users.clone().or_else(|| self.kvm_users.clone()),
+            method: top.method.or(self.method),
         }
     }
 
@@ -234,7 +286,30 @@ impl KataLayer {
             memory_mib: self.memory_mib.unwrap_or(DEFAULT_MEMORY_MIB),
             vcpus: self.vcpus.unwrap_or(1),
             debug: self.debug.unwrap_or(false),
+            shims: self.shims.unwrap_or_else(|| vec![hypervisor]),
+            kvm_users: self.kvm_users.unwrap_or_default(),
+            method: self.method.unwrap_or(InstallMethod::Static),
         })
+    }
+}
+
+/// A POSIX user name; anything else could smuggle shell or Nix syntax.
+fn user_name(v: &mut Validator, raw: &Spanned<String>) -> Option<String> {
+    let name = raw.get_ref();
+    let mut chars = name.chars();
+    let ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+        && name.len() <= 32;
+    if ok {
+        Some(name.clone())
+    } else {
+        v.error(
+            format!("`{name}` is not a valid user name (lowercase letters, digits, `_`, `-`)"),
+            raw.span(),
+        );
+        None
     }
 }
 

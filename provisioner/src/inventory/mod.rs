@@ -29,11 +29,15 @@ pub struct Inventory {
 #[derive(Debug, Clone, Default)]
 pub struct KubernetesSettings {
     pub runtime_classes: bool,
+    /// With a kubeconfig, provision applies RuntimeClasses and labels nodes.
+    pub kubeconfig: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
 pub struct Host {
     pub name: String,
+    /// The Kubernetes node this host is (defaults to `name`).
+    pub node_name: String,
     pub groups: Vec<String>,
     pub connection: Connection,
     pub desired: Desired,
@@ -79,6 +83,8 @@ pub enum Become {
 pub struct Desired {
     pub kata: KataSpec,
     pub containerd: bool,
+    /// Re-enable containerd's CRI plugin where Docker's containerd.io disabled it.
+    pub enable_cri: bool,
     pub docker: bool,
 }
 
@@ -95,6 +101,29 @@ pub struct KataSpec {
     pub memory_mib: u32,
     pub vcpus: u32,
     pub debug: bool,
+    /// Extra handlers `kata-<shim>`, one per hypervisor (default: the hypervisor).
+    pub shims: Vec<Hypervisor>,
+    /// Users added to the `kvm` group.
+    pub kvm_users: Vec<String>,
+    pub method: InstallMethod,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InstallMethod {
+    /// The official static tarball into /opt/kata (every distro).
+    Static,
+    /// The distribution's package (Fedora's `kata-containers`), when its version matches.
+    Package,
+}
+
+impl KataSpec {
+    /// Every hypervisor wired: the default one first, then the other shims.
+    pub fn hypervisors(&self) -> Vec<Hypervisor> {
+        let mut all = vec![self.hypervisor];
+        all.extend(self.shims.iter().filter(|h| **h != self.hypervisor));
+        all
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -129,4 +158,29 @@ pub fn parse(file: &SourceFile) -> Result<Inventory, InventoryError> {
         rendered: file.render_all(&diags),
         count: diags.len(),
     })
+}
+
+#[cfg(test)]
+impl Desired {
+    /// Kata 4.2.0, runtime-rs, qemu, containerd and Docker on: a baseline for tests.
+    pub fn sample() -> Self {
+        Desired {
+            kata: KataSpec {
+                version: Version::new(4, 2, 0),
+                runtime: Runtime::Rust,
+                hypervisor: Hypervisor::Qemu,
+                source: String::new(),
+                sha256: None,
+                memory_mib: 2048,
+                vcpus: 1,
+                debug: false,
+                shims: vec![Hypervisor::Qemu],
+                kvm_users: Vec::new(),
+                method: InstallMethod::Static,
+            },
+            containerd: true,
+            enable_cri: false,
+            docker: true,
+        }
+    }
 }

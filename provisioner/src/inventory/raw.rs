@@ -32,16 +32,26 @@ pub struct RawKata {
     pub default_memory_mib: S<i64>,
     pub default_vcpus: S<i64>,
     pub debug: S<bool>,
+    pub shims: Option<Vec<Spanned<String>>>,
+    pub kvm_users: Option<Vec<Spanned<String>>>,
+    pub method: S<String>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
-pub struct RawToggle {
+pub struct RawContainerd {
+    pub enable: S<bool>,
+    pub enable_cri: S<bool>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+pub struct RawDocker {
     pub enable: S<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 pub struct RawKubernetes {
     pub runtime_classes: S<bool>,
+    pub kubeconfig: S<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -51,8 +61,8 @@ pub struct RawGroup {
     #[serde(rename = "become")]
     pub become_: S<String>,
     pub kata: Option<RawKata>,
-    pub containerd: Option<RawToggle>,
-    pub docker: Option<RawToggle>,
+    pub containerd: Option<RawContainerd>,
+    pub docker: Option<RawDocker>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -66,9 +76,11 @@ pub struct RawHost {
     pub become_: S<String>,
     #[serde(default)]
     pub groups: Vec<Spanned<String>>,
+    /// The Kubernetes node name, when it differs from `name`.
+    pub node_name: S<String>,
     pub kata: Option<RawKata>,
-    pub containerd: Option<RawToggle>,
-    pub docker: Option<RawToggle>,
+    pub containerd: Option<RawContainerd>,
+    pub docker: Option<RawDocker>,
 }
 
 /// Which raw type describes a table, so unknown keys can be found at any depth.
@@ -77,7 +89,8 @@ pub enum Section {
     Root,
     Defaults,
     Kata,
-    Toggle,
+    Containerd,
+    Docker,
     Kubernetes,
     Group,
     Host,
@@ -90,7 +103,8 @@ impl Section {
             Section::Root => &ROOT_KEYS,
             Section::Defaults => fields::<RawDefaults>(),
             Section::Kata => fields::<RawKata>(),
-            Section::Toggle => fields::<RawToggle>(),
+            Section::Containerd => fields::<RawContainerd>(),
+            Section::Docker => fields::<RawDocker>(),
             Section::Kubernetes => fields::<RawKubernetes>(),
             Section::Group => fields::<RawGroup>(),
             Section::Host => fields::<RawHost>(),
@@ -102,10 +116,12 @@ impl Section {
         match (self, key) {
             (Section::Root, "defaults") => Some(Section::Defaults),
             (Section::Root, "kata") => Some(Section::Kata),
-            (Section::Root, "containerd" | "docker") => Some(Section::Toggle),
+            (Section::Root | Section::Group | Section::Host, "containerd") => {
+                Some(Section::Containerd)
+            }
+            (Section::Root | Section::Group | Section::Host, "docker") => Some(Section::Docker),
             (Section::Root, "kubernetes") => Some(Section::Kubernetes),
             (Section::Group | Section::Host, "kata") => Some(Section::Kata),
-            (Section::Group | Section::Host, "containerd" | "docker") => Some(Section::Toggle),
             _ => None,
         }
     }

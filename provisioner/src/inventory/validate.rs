@@ -11,8 +11,10 @@ use serde::de::DeserializeOwned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 use toml::Spanned;
 
-use super::layers::{ConnectionLayer, KataLayer};
-use super::raw::{RawDefaults, RawGroup, RawHost, RawKata, RawKubernetes, RawToggle, Section};
+use super::layers::{ConnectionLayer, KataLayer, ServiceLayer};
+use super::raw::{
+    RawContainerd, RawDefaults, RawDocker, RawGroup, RawHost, RawKata, RawKubernetes, Section,
+};
 use super::{Address, Desired, Host, Inventory, KubernetesSettings};
 use crate::diagnostic::{did_you_mean, Diagnostic, SourceFile};
 use crate::release::checksums;
@@ -185,8 +187,8 @@ impl Validator<'_> {
         let get = |k: &str| root.get(k);
         let defaults: RawDefaults = self.section(get("defaults"));
         let kata: RawKata = self.section(get("kata"));
-        let containerd: RawToggle = self.section(get("containerd"));
-        let docker: RawToggle = self.section(get("docker"));
+        let containerd: RawContainerd = self.section(get("containerd"));
+        let docker: RawDocker = self.section(get("docker"));
         let kubernetes: RawKubernetes = self.section(get("kubernetes"));
 
         let parallel = defaults
@@ -197,24 +199,27 @@ impl Validator<'_> {
         let base_conn = ConnectionLayer::from_defaults(self, &defaults);
         let base_kata = KataLayer::from_raw(self, &kata);
         let groups = self.groups(get("groups"));
-        let hosts = self.hosts(
-            get("hosts"),
-            &groups,
-            &base_conn,
-            &base_kata,
-            (&containerd, &docker),
-        );
+        let base = Layers {
+            connection: base_conn,
+            kata: base_kata,
+            services: ServiceLayer::from_raw(Some(&containerd), Some(&docker)),
+        };
+        let hosts = self.hosts(get("hosts"), &groups, &base);
         Inventory {
             path: PathBuf::new(),
             parallel,
             hosts,
             kubernetes: KubernetesSettings {
                 runtime_classes: kubernetes.runtime_classes.is_some_and(|b| *b.get_ref()),
+                kubeconfig: kubernetes
+                    .kubeconfig
+                    .as_ref()
+                    .map(|k| self.path(k.get_ref())),
             },
         }
     }
 
-    fn groups(&mut self, value: Option<&Spanned<DeValue>>) -> BTreeMap<String, GroupLayers> {
+    fn groups(&mut self, value: Option<&Spanned<DeValue>>) -> BTreeMap<String, Layers> {
         let mut out = BTreeMap::new();
         let Some(value) = value else { return out };
         let DeValue::Table(table) = value.get_ref() else {
@@ -226,15 +231,14 @@ impl Validator<'_> {
         };
         for (name, body) in table {
             let raw: RawGroup = self.section(Some(body));
-            let layers = GroupLayers {
+            let layers = Layers {
                 connection: ConnectionLayer::from_group(self, &raw),
                 kata: raw
                     .kata
                     .as_ref()
                     .map(|k| KataLayer::from_raw(self, k))
                     .unwrap_or_default(),
-                containerd: raw.containerd.and_then(|t| t.enable).map(|b| *b.get_ref()),
-                docker: raw.docker.and_then(|t| t.enable).map(|b| *b.get_ref()),
+                services: ServiceLayer::from_raw(raw.containerd.as_ref(), raw.docker.as_ref()),
             };
             out.insert(name.get_ref().to_string(), layers);
         }
@@ -244,10 +248,8 @@ impl Validator<'_> {
     fn hosts(
         &mut self,
         value: Option<&Spanned<DeValue>>,
-        groups: &BTreeMap<String, GroupLayers>,
-        base_conn: &ConnectionLayer,
-        base_kata: &KataLayer,
-        toggles: (&RawToggle, &RawToggle),
+        groups: &BTreeMap<String, Layers>,
+        base: &Layers,
     ) -> Vec<Host> {
         let Some(value) = value else {
             self.diags.push(Diagnostic::new(
@@ -294,35 +296,28 @@ impl Validator<'_> {
             }
             seen.insert(name.get_ref().clone(), name.span());
 
-            let mut conn = base_conn.clone();
-            let mut kata = base_kata.clone();
-            let (mut containerd, mut docker) = (
-                toggles.0.enable.as_ref().is_none_or(|b| *b.get_ref()),
-                toggles.1.enable.as_ref().is_none_or(|b| *b.get_ref()),
-            );
+            let mut layers = base.clone();
             for group in &raw.groups {
                 match groups.get(group.get_ref()) {
-                    Some(layers) => {
-                        conn = conn.over(&layers.connection);
-                        kata = kata.over(&layers.kata);
-                        containerd = layers.containerd.unwrap_or(containerd);
-                        docker = layers.docker.unwrap_or(docker);
-                    }
+                    Some(g) => layers = layers.over(g),
                     None => self.undefined_group(group, groups),
                 }
             }
-            conn = conn.over(&ConnectionLayer::from_host(self, &raw));
-            if let Some(k) = &raw.kata {
-                kata = kata.over(&KataLayer::from_raw(self, k));
-            }
-            containerd = raw
-                .containerd
-                .and_then(|t| t.enable)
-                .map_or(containerd, |b| *b.get_ref());
-            docker = raw
-                .docker
-                .and_then(|t| t.enable)
-                .map_or(docker, |b| *b.get_ref());
+            let own = Layers {
+                connection: ConnectionLayer::from_host(self, &raw),
+                kata: raw
+                    .kata
+                    .as_ref()
+                    .map(|k| KataLayer::from_raw(self, k))
+                    .unwrap_or_default(),
+                services: ServiceLayer::from_raw(raw.containerd.as_ref(), raw.docker.as_ref()),
+            };
+            let Layers {
+                connection: conn,
+                kata,
+                services,
+            } = layers.over(&own);
+            let (containerd, enable_cri, docker) = services.finish();
 
             let address = match raw.address.as_ref().map(|a| a.get_ref().as_str()) {
                 Some("local") => Address::Local,
@@ -333,12 +328,17 @@ impl Validator<'_> {
                 continue;
             };
             hosts.push(Host {
+                node_name: raw
+                    .node_name
+                    .as_ref()
+                    .map_or_else(|| name.get_ref().clone(), |n| n.get_ref().clone()),
                 name: name.get_ref().clone(),
                 groups: raw.groups.iter().map(|g| g.get_ref().clone()).collect(),
                 connection: conn.finish(address),
                 desired: Desired {
                     kata: spec,
                     containerd,
+                    enable_cri,
                     docker,
                 },
             });
@@ -348,7 +348,7 @@ impl Validator<'_> {
 
     /// Undefined groups are plain labels for `--limit @group`, unless the
     /// name is a near miss of a defined group, which is almost surely a typo.
-    fn undefined_group(&mut self, group: &Spanned<String>, groups: &BTreeMap<String, GroupLayers>) {
+    fn undefined_group(&mut self, group: &Spanned<String>, groups: &BTreeMap<String, Layers>) {
         if let Some(near) = did_you_mean(group.get_ref(), groups.keys().map(String::as_str)) {
             self.diags.push(
                 Diagnostic::new(
@@ -370,12 +370,22 @@ impl Validator<'_> {
     }
 }
 
+/// Everything a group or host may override, stacked in order.
 #[derive(Debug, Clone, Default)]
-pub(super) struct GroupLayers {
+pub(super) struct Layers {
     connection: ConnectionLayer,
     kata: KataLayer,
-    containerd: Option<bool>,
-    docker: Option<bool>,
+    services: ServiceLayer,
+}
+
+impl Layers {
+    fn over(&self, top: &Self) -> Self {
+        Self {
+            connection: self.connection.over(&top.connection),
+            kata: self.kata.over(&top.kata),
+            services: self.services.over(&top.services),
+        }
+    }
 }
 
 fn valid_host_name(name: &str) -> bool {

@@ -2,10 +2,11 @@
 
 use serde_json::{json, Map, Value};
 
+use super::Handler;
 use super::{Action, Change, Plan, PlanError, Service, Validation};
 use crate::facts::{HostFacts, SoftwareVersion};
 use crate::inventory::Desired;
-use crate::release::{Layout, Runtime, Version};
+use crate::release::{Runtime, Version};
 
 pub const DAEMON_JSON: &str = crate::facts::DOCKER_DAEMON_JSON;
 /// Named runtimes with an absolute-path `runtimeType` arrived in Docker 24.
@@ -31,11 +32,10 @@ pub(super) fn wire(plan: &mut Plan, facts: &HostFacts, desired: &Desired) -> Res
     })?;
     check_versions(version, desired)?;
     let current = docker.daemon_json.as_deref();
-    let layout = Layout::new(desired.kata.runtime, desired.kata.hypervisor);
-    let owned = &facts.manifest.docker_runtimes;
-    let (content, warnings) = merged(current, &layout, owned)?;
+    let wanted = super::handlers(desired);
+    let (content, warnings, owned) = merged(current, &wanted, &facts.manifest.docker_runtimes)?;
     plan.warnings.extend(warnings);
-    plan.manifest.docker_runtimes = vec!["kata".into()];
+    plan.manifest.docker_runtimes = owned;
     let Some(write) = plan.file_write(facts, DAEMON_JSON, content, current) else {
         return Ok(());
     };
@@ -46,7 +46,10 @@ pub(super) fn wire(plan: &mut Plan, facts: &HostFacts, desired: &Desired) -> Res
             files: vec![write],
             validation: Validation::None,
         },
-        reason: format!("add the `kata` runtime to Docker {version}"),
+        reason: format!(
+            "add the Kata runtimes {} to Docker {version}",
+            super::containerd::names(&wanted)
+        ),
         diff: Some(diff),
     });
     Ok(())
@@ -73,12 +76,14 @@ fn check_versions(docker: SoftwareVersion, desired: &Desired) -> Result<(), Plan
     Ok(())
 }
 
-/// daemon.json with `runtimes.kata` set; every other key and its order kept.
+/// daemon.json with katafleet's runtimes set and stale ones it owns removed;
+/// every other key and its order kept. Returns the text, warnings, and the
+/// runtime names katafleet now owns.
 fn merged(
     current: Option<&str>,
-    layout: &Layout,
+    wanted: &[Handler],
     owned: &[String],
-) -> Result<(String, Vec<String>), PlanError> {
+) -> Result<(String, Vec<String>, Vec<String>), PlanError> {
     let mut root: Map<String, Value> = match current.map(str::trim) {
         None | Some("") => Map::new(),
         Some(text) => match serde_json::from_str(text) {
@@ -104,25 +109,51 @@ fn merged(
             "`runtimes` in {DAEMON_JSON} is not an object"
         )));
     };
-    let want = json!({"runtimeType": layout.shim, "options": {"ConfigPath": layout.config_file}});
-    if let Some(existing) = runtimes.get("kata") {
-        if existing != &want && !owned.iter().any(|o| o == "kata") {
-            if is_legacy_path_entry(existing) {
-                warnings.push(format!(
-                    "{DAEMON_JSON} has a `kata` runtime with `\"path\"` (from a pre-2.0 guide), which Kata 2+ cannot run; katafleet replaces it with `\"runtimeType\": \"{}\"`",
-                    layout.shim
-                ));
-            } else {
-                return Err(PlanError::Docker(format!(
-                    "{DAEMON_JSON} already has a `kata` runtime katafleet did not write; remove it first"
-                )));
+    for stale in owned
+        .iter()
+        .filter(|o| !wanted.iter().any(|w| &w.name == *o))
+    {
+        runtimes.shift_remove(stale);
+    }
+    let mut now_owned = Vec::new();
+    for handler in wanted {
+        let want =
+            json!({"runtimeType": handler.shim, "options": {"ConfigPath": handler.config_path}});
+        let ours = owned.contains(&handler.name);
+        match runtimes.get(&handler.name) {
+            Some(existing) if existing != &want && !ours => {
+                warnings.push(foreign_runtime_warning(&handler.name, existing, &want));
+                continue;
+            }
+            _ => {
+                runtimes.insert(handler.name.clone(), want);
+                now_owned.push(handler.name.clone());
             }
         }
     }
-    runtimes.insert("kata".into(), want);
+    for (name, entry) in runtimes.iter() {
+        if is_legacy_path_entry(entry) && !wanted.iter().any(|w| &w.name == name) {
+            warnings.push(format!(
+                "{DAEMON_JSON}: runtime `{name}` uses `\"path\": {}` (a pre-2.0 kata-runtime entry), which Kata 2+ cannot run; remove it",
+                entry["path"]
+            ));
+        }
+    }
     let mut text = serde_json::to_string_pretty(&Value::Object(root)).unwrap_or_default();
     text.push('\n');
-    Ok((text, warnings))
+    Ok((text, warnings, now_owned))
+}
+
+/// A runtime of that name that katafleet did not write is left alone, with the exact fix.
+fn foreign_runtime_warning(name: &str, existing: &Value, want: &Value) -> String {
+    let legacy = if is_legacy_path_entry(existing) {
+        " It uses `\"path\"` (a pre-2.0 kata-runtime entry), which Kata 2+ cannot run."
+    } else {
+        ""
+    };
+    format!(
+        "{DAEMON_JSON} has a `{name}` runtime katafleet did not write, so it was left alone.{legacy} To let katafleet manage it, replace it with `\"{name}\": {want}` or delete it"
+    )
 }
 
 fn is_legacy_path_entry(v: &Value) -> bool {
@@ -136,14 +167,17 @@ mod tests {
     use super::*;
     use crate::release::Hypervisor;
 
-    fn layout() -> Layout {
-        Layout::new(Runtime::Rust, Hypervisor::Qemu)
+    fn wanted() -> Vec<Handler> {
+        let mut d = Desired::sample();
+        d.kata.shims = vec![Hypervisor::Qemu, Hypervisor::Clh];
+        super::super::handlers(&d)
     }
 
     #[test]
     fn keeps_every_existing_key_in_order() {
         let current = r#"{"log-driver": "journald", "runtimes": {"crun": {"path": "/usr/bin/crun"}}, "debug": true}"#;
-        let (text, warnings) = merged(Some(current), &layout(), &[]).unwrap();
+        let (text, warnings, owned) = merged(Some(current), &wanted(), &[]).unwrap();
+        assert_eq!(owned, ["kata", "kata-qemu", "kata-clh"]);
         assert!(warnings.is_empty());
         let v: Value = serde_json::from_str(&text).unwrap();
         let keys: Vec<_> = v.as_object().unwrap().keys().cloned().collect();
@@ -154,21 +188,50 @@ mod tests {
             "/opt/kata/runtime-rs/bin/containerd-shim-kata-v2"
         );
         assert!(v.get("default-runtime").is_none());
+        assert!(v["runtimes"]["kata-clh"]["options"]["ConfigPath"]
+            .as_str()
+            .unwrap()
+            .ends_with("configuration-clh-runtime-rs.toml"));
     }
 
     #[test]
-    fn replaces_a_legacy_path_entry_with_a_warning() {
+    fn a_foreign_legacy_path_entry_is_left_alone_with_the_exact_fix() {
+        let current = r#"{"runtimes": {"kata": {"path": "/opt/kata/bin/kata-runtime"}, "kata-clh": {"path": "/opt/kata/bin/kata-runtime", "runtimeArgs": ["--config", "x"]}}}"#;
+        let (text, warnings, owned) = merged(Some(current), &wanted(), &[]).unwrap();
+        assert_eq!(
+            owned,
+            ["kata-qemu"],
+            "names held by foreign entries are not taken"
+        );
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(
+            warnings[0]
+                .contains("\"runtimeType\":\"/opt/kata/runtime-rs/bin/containerd-shim-kata-v2\""),
+            "{}",
+            warnings[0]
+        );
+        assert!(
+            text.contains("/opt/kata/bin/kata-runtime"),
+            "foreign entries stay"
+        );
+    }
+
+    #[test]
+    fn legacy_entries_katafleet_owns_are_replaced() {
         let current = r#"{"runtimes": {"kata": {"path": "/opt/kata/bin/kata-runtime"}}}"#;
-        let (text, warnings) = merged(Some(current), &layout(), &[]).unwrap();
-        assert_eq!(warnings.len(), 1);
+        let (text, warnings, _) = merged(Some(current), &wanted(), &["kata".into()]).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
         assert!(!text.contains("kata-runtime"));
     }
 
     #[test]
-    fn refuses_a_foreign_kata_runtime() {
-        let current = r#"{"runtimes": {"kata": {"runtimeType": "/usr/local/bin/shim"}}}"#;
-        assert!(merged(Some(current), &layout(), &[]).is_err());
-        assert!(merged(Some(current), &layout(), &["kata".into()]).is_ok());
+    fn stale_runtimes_katafleet_owns_are_removed() {
+        let current = r#"{"runtimes": {"kata": {}, "kata-fc": {"runtimeType": "x"}, "crun": {"path": "/usr/bin/crun"}}}"#;
+        let (text, _, _) =
+            merged(Some(current), &wanted(), &["kata".into(), "kata-fc".into()]).unwrap();
+        let v: Value = serde_json::from_str(&text).unwrap();
+        assert!(v["runtimes"].get("kata-fc").is_none());
+        assert!(v["runtimes"].get("crun").is_some());
     }
 
     #[test]
@@ -178,19 +241,11 @@ mod tests {
             minor,
             patch: 0,
         };
-        let desired = |runtime, version: &str| Desired {
-            kata: crate::inventory::KataSpec {
-                version: version.parse().unwrap(),
-                runtime,
-                hypervisor: Hypervisor::Qemu,
-                source: String::new(),
-                sha256: None,
-                memory_mib: 2048,
-                vcpus: 1,
-                debug: false,
-            },
-            containerd: true,
-            docker: true,
+        let desired = |runtime, version: &str| {
+            let mut d = Desired::sample();
+            d.kata.runtime = runtime;
+            d.kata.version = version.parse().unwrap();
+            d
         };
         let cases = [
             (v(20, 10), Runtime::Rust, "4.2.0", false),

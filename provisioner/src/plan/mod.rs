@@ -1,7 +1,7 @@
 //! Facts + desired state → a plan. Pure: no I/O, so `plan` is the dry run
 //! and every rule is covered by table tests.
 
-mod containerd;
+pub(crate) mod containerd;
 mod diff;
 mod docker;
 mod kata;

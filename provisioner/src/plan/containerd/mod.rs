@@ -61,14 +61,28 @@ pub struct Handler {
     pub config_path: String,
 }
 
-/// `kata` for the host's hypervisor.
+/// `kata` for the host's hypervisor, then `kata-<hypervisor>` for every shim.
+/// Docker's runtimes use the same names.
 pub fn handlers(desired: &Desired) -> Vec<Handler> {
-    let layout = Layout::new(desired.kata.runtime, desired.kata.hypervisor);
-    vec![Handler {
-        name: "kata".into(),
-        shim: layout.shim,
-        config_path: layout.config_file,
-    }]
+    let kata = &desired.kata;
+    let handler = |name: String, hv| {
+        let layout = Layout::new(kata.runtime, hv);
+        Handler {
+            name,
+            shim: layout.shim,
+            config_path: layout.config_file,
+        }
+    };
+    let mut all = vec![handler("kata".into(), kata.hypervisor)];
+    for hv in &kata.shims {
+        all.push(handler(format!("kata-{}", hv.name()), *hv));
+    }
+    all
+}
+
+pub fn names(handlers: &[Handler]) -> String {
+    let quoted: Vec<String> = handlers.iter().map(|h| format!("`{}`", h.name)).collect();
+    quoted.join(", ")
 }
 
 /// Where katafleet's runtimes go, by containerd version (see domain facts:
@@ -164,7 +178,10 @@ pub(super) fn wire(plan: &mut Plan, facts: &HostFacts, desired: &Desired) -> Res
                 main_config: MAIN_CONFIG.into(),
             },
         },
-        reason: format!("wire the Kata runtime `kata` into containerd {version}"),
+        reason: format!(
+            "wire the Kata runtimes {} into containerd {version}",
+            names(&wanted)
+        ),
         diff: Some(diff),
     });
     Ok(())

@@ -3,29 +3,16 @@
 
 use super::*;
 use crate::facts::{ContainerdFacts, HostFacts};
-use crate::inventory::{Desired, KataSpec};
+use crate::inventory::Desired;
 use crate::plan::{Action, Plan};
-use crate::release::{Hypervisor, Runtime};
+use crate::release::Hypervisor;
 
 const DEFAULT_16: &str = include_str!("../../../tests/fixtures/containerd/default-bookworm.toml");
 const DEFAULT_17: &str = include_str!("../../../tests/fixtures/containerd/default-trixie.toml");
 const DEFAULT_21: &str = include_str!("../../../tests/fixtures/containerd/default-sid.toml");
 
 fn desired() -> Desired {
-    Desired {
-        kata: KataSpec {
-            version: "4.2.0".parse().unwrap(),
-            runtime: Runtime::Rust,
-            hypervisor: Hypervisor::Qemu,
-            source: String::new(),
-            sha256: None,
-            memory_mib: 2048,
-            vcpus: 1,
-            debug: false,
-        },
-        containerd: true,
-        docker: true,
-    }
+    Desired::sample()
 }
 
 fn host(version: &str, config: Option<&str>) -> HostFacts {
@@ -205,7 +192,7 @@ fn stale_handlers_katafleet_owns_are_removed_and_foreign_ones_kept() {
     assert!(runtimes.get("kata-old").is_none());
     assert!(runtimes.get("gvisor").is_some());
     assert!(runtimes.get("runc").is_some());
-    assert_eq!(plan.manifest.containerd_handlers, ["kata"]);
+    assert_eq!(plan.manifest.containerd_handlers, ["kata", "kata-qemu"]);
 }
 
 #[test]
@@ -242,4 +229,36 @@ fn effective_config_lookup_finds_runtimes_under_every_plugin_id() {
     assert!(effective_has_runtime(v2, "kata"));
     assert!(effective_has_runtime(v3, "kata"));
     assert!(!effective_has_runtime(v3, "kata-clh"));
+}
+
+#[test]
+fn every_shim_gets_its_own_handler_and_config() {
+    let mut d = desired();
+    d.kata.shims = vec![Hypervisor::Qemu, Hypervisor::Clh, Hypervisor::Dragonball];
+    let names: Vec<_> = handlers(&d)
+        .into_iter()
+        .map(|h| (h.name, h.config_path))
+        .collect();
+    let base = "/opt/kata/share/defaults/kata-containers/runtime-rs";
+    assert_eq!(
+        names,
+        [
+            (
+                "kata".to_string(),
+                format!("{base}/configuration-qemu-runtime-rs.toml")
+            ),
+            (
+                "kata-qemu".to_string(),
+                format!("{base}/configuration-qemu-runtime-rs.toml")
+            ),
+            (
+                "kata-clh".to_string(),
+                format!("{base}/configuration-clh-runtime-rs.toml")
+            ),
+            (
+                "kata-dragonball".to_string(),
+                format!("{base}/configuration-dragonball.toml")
+            ),
+        ]
+    );
 }
