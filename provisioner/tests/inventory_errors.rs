@@ -85,17 +85,25 @@ fn a_limit_that_matches_nothing_is_a_usage_error() {
 
 #[test]
 fn the_shipped_example_inventories_are_valid() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap();
     let example = katafleet::inventory::load(&root.join("inventory/example.toml")).unwrap();
     let names: Vec<_> = example.hosts.iter().map(|h| h.name.as_str()).collect();
     assert_eq!(names, ["web-1", "gpu-1", "ci-runner"]);
     let gpu = &example.hosts[1];
-    assert_eq!(gpu.desired.kata.hypervisor, katafleet::release::Hypervisor::Clh);
+    assert_eq!(
+        gpu.desired.kata.hypervisor,
+        katafleet::release::Hypervisor::Clh
+    );
     assert_eq!(gpu.desired.kata.memory_mib, 8192);
     assert_eq!(gpu.desired.kata.vcpus, 4);
     assert!(!gpu.desired.docker, "the edge group turns Docker off");
     assert_eq!(gpu.connection.user.as_deref(), Some("admin"));
     assert_eq!(gpu.connection.port, 2222);
     let local = katafleet::inventory::load(&root.join("inventory/localhost.toml")).unwrap();
-    assert_eq!(local.hosts[0].connection.address, katafleet::inventory::Address::Local);
+    assert_eq!(
+        local.hosts[0].connection.address,
+        katafleet::inventory::Address::Local
+    );
 }
