@@ -7,6 +7,7 @@ pub mod cli;
 pub mod commands;
 pub mod diagnostic;
 pub mod facts;
+pub mod fanout;
 pub mod inventory;
 pub mod manifest;
 pub mod pipeline;

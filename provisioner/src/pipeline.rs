@@ -1,21 +1,20 @@
 //! One host's journey: connect → facts → plan → (apply → verify). Hosts run
-//! concurrently under a semaphore; one host's failure never stops another.
+//! concurrently through `fanout`; one host's failure never stops another.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use futures::future::join_all;
 use serde::Serialize;
-use tokio::sync::Semaphore;
 
 use crate::apply::{self, StepEvent};
 use crate::assets::AssetStore;
 use crate::facts::{self, HostFacts};
+use crate::fanout::{Fanout, HostCtx, HostJob};
 use crate::inventory::{Desired, Host};
 use crate::plan::{self, Action, Plan, PlanOptions};
 use crate::progress::{self, Event};
 use crate::runlog::{HostLog, RunLog};
-use crate::transport::{self, Transport};
+use crate::transport::Transport;
 use crate::verify;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -73,47 +72,14 @@ pub struct Run {
 }
 
 impl Run {
+    /// Every host through the shared fan-out (semaphore, progress, unreachable hosts).
     pub async fn all(self: Arc<Self>, hosts: Vec<Host>) -> Vec<HostReport> {
-        let limit = Arc::new(Semaphore::new(self.parallel.max(1)));
-        let tasks = hosts.into_iter().map(|host| {
-            let (run, limit) = (self.clone(), limit.clone());
-            let name = host.name.clone();
-            let handle = tokio::spawn(async move {
-                let _permit = limit.acquire_owned().await;
-                run.host(host).await
-            });
-            async move {
-                handle
-                    .await
-                    .unwrap_or_else(|e| HostReport::failed(&name, format!("internal error: {e}")))
-            }
-        });
-        join_all(tasks).await
-    }
-
-    async fn host(&self, host: Host) -> HostReport {
-        let started = Instant::now();
-        let log = self.log.host(&host.name);
-        let mut report = HostReport::new(&host.name, &log);
-        self.stage(&host.name, "connecting");
-        let transport = match transport::connect(&host).await {
-            Ok(t) => t,
-            Err(e) => {
-                report.status = HostStatus::Unreachable;
-                report.error = Some(e.to_string());
-                log.section("connect", &e.to_string());
-                return self.finish(report, started);
-            }
+        let fanout = Fanout {
+            parallel: self.parallel,
+            log: self.log.clone(),
+            progress: self.progress.clone(),
         };
-        let outcome = self
-            .with_transport(transport.as_ref(), &host, &log, &mut report)
-            .await;
-        transport.close().await;
-        if let Err(message) = outcome {
-            report.status = HostStatus::Failed;
-            report.error = Some(message);
-        }
-        self.finish(report, started)
+        fanout.each(self, hosts).await
     }
 
     async fn with_transport(
@@ -225,19 +191,39 @@ impl Run {
             what: what.into(),
         });
     }
+}
 
-    fn finish(&self, mut report: HostReport, started: Instant) -> HostReport {
-        report.elapsed = started.elapsed();
+#[async_trait::async_trait]
+impl HostJob for Run {
+    type Report = HostReport;
+
+    async fn run(&self, t: &dyn Transport, host: &Host, ctx: &HostCtx) -> HostReport {
+        let mut report = HostReport::new(&host.name, &ctx.log);
+        if let Err(message) = self.with_transport(t, host, &ctx.log, &mut report).await {
+            report.status = HostStatus::Failed;
+            report.error = Some(message);
+        }
+        report
+    }
+
+    fn unreachable(&self, host: &Host, ctx: &HostCtx, error: String) -> HostReport {
+        let mut report = HostReport::new(&host.name, &ctx.log);
+        report.status = HostStatus::Unreachable;
+        report.error = Some(error);
+        report
+    }
+
+    fn crashed(&self, name: &str, error: String) -> HostReport {
+        HostReport::failed(name, error)
+    }
+
+    fn finish(&self, report: &mut HostReport, elapsed: Duration) -> String {
+        report.elapsed = elapsed;
         let status = format!("{:?}", report.status).to_lowercase();
-        let outcome = match &report.error {
+        match &report.error {
             Some(e) => format!("{status}: {e}"),
             None => status,
-        };
-        let _ = self.progress.send(Event::Done {
-            host: report.name.clone(),
-            outcome,
-        });
-        report
+        }
     }
 }
 
@@ -247,11 +233,24 @@ pub async fn gather(
     desired: &Desired,
     log: &HostLog,
 ) -> Result<HostFacts, String> {
+    gather_with(t, desired, log, "")
+        .await
+        .map(|(facts, _)| facts)
+}
+
+/// The probe, then `extra` in the same script (still one round trip).
+/// Returns the facts and what `extra` printed after the probe's end marker.
+pub async fn gather_with(
+    t: &dyn Transport,
+    desired: &Desired,
+    log: &HostLog,
+    extra: &str,
+) -> Result<(HostFacts, String), String> {
     let files: Vec<String> = plan::files_to_read(desired)
         .iter()
         .map(|f| format!("'{f}'"))
         .collect();
-    let script = format!("set -- {}\n{}", files.join(" "), facts::PROBE);
+    let script = format!("set -- {}\n{}\n{extra}", files.join(" "), facts::PROBE);
     let out = t
         .run(&script, None, None)
         .await
@@ -260,10 +259,15 @@ pub async fn gather(
     if !out.stderr.trim().is_empty() {
         log.section("facts stderr", &out.stderr);
     }
-    facts::parse(&out.stdout).map_err(|e| match out.stderr.trim() {
+    let (probe, rest) = match out.stdout.split_once("\n@@end-probe\n") {
+        Some((probe, rest)) => (format!("{probe}\n@@end-probe\n"), rest.to_string()),
+        None => (out.stdout.clone(), String::new()),
+    };
+    let facts = facts::parse(&probe).map_err(|e| match out.stderr.trim() {
         "" => e.to_string(),
         stderr => format!("{e}: {stderr}"),
-    })
+    })?;
+    Ok((facts, rest))
 }
 
 impl HostReport {
