@@ -23,6 +23,9 @@ pub enum Command {
     Plan(RunArgs),
     /// Install Kata at the pinned version, wire it into containerd and Docker, and verify.
     Provision(RunArgs),
+    /// Print RuntimeClass manifests or write a Compose override.
+    #[command(subcommand)]
+    Render(commands::render::RenderCommand),
 }
 
 /// Options shared by commands that work on hosts.
@@ -53,6 +56,7 @@ pub struct RunArgs {
 /// Runs the command; returns the process exit code.
 pub async fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
+        Command::Render(command) => commands::render::run(command),
         Command::Plan(args) => commands::hosts::run(args, crate::pipeline::Mode::Plan).await,
         Command::Provision(args) => {
             commands::hosts::run(args, crate::pipeline::Mode::Provision).await

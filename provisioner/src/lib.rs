@@ -9,6 +9,7 @@ pub mod diagnostic;
 pub mod facts;
 pub mod fanout;
 pub mod inventory;
+pub mod kubernetes;
 pub mod manifest;
 pub mod pipeline;
 pub mod plan;

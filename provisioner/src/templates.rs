@@ -12,7 +12,15 @@ use crate::plan::Handler;
 /// Kata annotations allowed to change a sandbox: sizing only.
 pub const SAFE_ANNOTATIONS: [&str; 2] = ["default_memory", "default_vcpus"];
 
-const TEMPLATES: [(&str, &str); 3] = [
+const TEMPLATES: [(&str, &str); 5] = [
+    (
+        "runtimeclass.yaml",
+        include_str!("../../templates/runtimeclass.yaml.tera"),
+    ),
+    (
+        "compose-override.yaml",
+        include_str!("../../templates/compose-override.yaml.tera"),
+    ),
     (
         "kata-dropin.toml",
         include_str!("../../templates/kata-dropin.toml.tera"),
@@ -63,6 +71,23 @@ pub fn modules_load(modules: &[String]) -> String {
     let mut c = Context::new();
     c.insert("modules", modules);
     render("modules-load.conf", &c)
+}
+
+pub fn runtime_class(name: &str, hypervisor: crate::release::Hypervisor) -> String {
+    let (memory, cpu) = hypervisor.overhead();
+    let mut c = Context::new();
+    c.insert("name", name);
+    c.insert("hypervisor", hypervisor.name());
+    c.insert("memory", memory);
+    c.insert("cpu", cpu);
+    render("runtimeclass.yaml", &c)
+}
+
+pub fn compose_override(services: &[String], runtime: &str) -> String {
+    let mut c = Context::new();
+    c.insert("services", services);
+    c.insert("runtime", runtime);
+    render("compose-override.yaml", &c)
 }
 
 pub fn containerd_dropin(handlers: &[Handler]) -> String {

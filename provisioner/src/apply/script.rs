@@ -77,6 +77,31 @@ pub fn render(plan: &Plan, release: Option<&Fetched>, katafleet_version: &str) -
                     q(&format!("loaded {list}"))
                 );
             }
+            Action::InstallPackage { version, shim } => {
+                let _ = writeln!(
+                    s,
+                    "if ! kf_out=$(dnf install -y {} 2>&1); then kf_report {id} failed \"dnf install failed: $kf_out\"; exit 1; fi\n\
+                     if [ ! -x {} ]; then kf_report {id} failed {}; exit 1; fi\n\
+                     kf_report {id} changed {}",
+                    q(&format!("kata-containers-{version}")),
+                    q(shim),
+                    q(&format!("the kata-containers package installed no {shim}")),
+                    q(&format!("installed kata-containers {version} with dnf")),
+                );
+            }
+            Action::AddToGroup { user, group } => {
+                let _ = writeln!(
+                    s,
+                    "if ! id -u {u} >/dev/null 2>&1; then kf_report {id} failed {}; exit 1; fi\n\
+                     getent group {g} >/dev/null || groupadd -r {g}\n\
+                     if ! kf_out=$(usermod -aG {g} {u} 2>&1); then kf_report {id} failed \"cannot add {user} to {group}: $kf_out\"; exit 1; fi\n\
+                     kf_report {id} changed {}",
+                    q(&format!("there is no user {user} on this host")),
+                    q(&format!("added {user} to {group}")),
+                    u = q(user),
+                    g = q(group),
+                );
+            }
             Action::Configure {
                 service,
                 files,

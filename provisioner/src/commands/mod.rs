@@ -1,3 +1,4 @@
 //! One module per command family.
 
 pub mod hosts;
+pub mod render;

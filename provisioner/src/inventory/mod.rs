@@ -118,6 +118,14 @@ pub enum InstallMethod {
 }
 
 impl KataSpec {
+    /// Where this spec's runtime lives for one hypervisor.
+    pub fn layout(&self, hypervisor: Hypervisor) -> crate::release::Layout {
+        match self.method {
+            InstallMethod::Static => crate::release::Layout::new(self.runtime, hypervisor),
+            InstallMethod::Package => crate::release::Layout::packaged(hypervisor),
+        }
+    }
+
     /// Every hypervisor wired: the default one first, then the other shims.
     pub fn hypervisors(&self) -> Vec<Hypervisor> {
         let mut all = vec![self.hypervisor];
@@ -158,6 +166,23 @@ pub fn parse(file: &SourceFile) -> Result<Inventory, InventoryError> {
         rendered: file.render_all(&diags),
         count: diags.len(),
     })
+}
+
+#[cfg(test)]
+impl Connection {
+    pub fn local_for_tests() -> Self {
+        Connection {
+            address: Address::Local,
+            port: 22,
+            user: None,
+            identity_file: None,
+            known_hosts: KnownHostsPolicy::Strict,
+            known_hosts_file: None,
+            become_: Become::None,
+            connect_timeout: Duration::from_secs(1),
+            step_timeout: Duration::from_secs(1),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -2,9 +2,38 @@
 
 use super::{Action, Change, Plan, PlanError};
 use crate::facts::HostFacts;
-use crate::inventory::Desired;
+use crate::facts::OsFamily;
+use crate::inventory::{Desired, InstallMethod};
 use crate::release::{checksums, Asset, Layout};
 use crate::templates;
+
+/// `method = "package"` is honoured only where a package of the pinned
+/// version exists; elsewhere the static release is used, and the plan says why.
+pub(super) fn resolve_method(plan: &mut Plan, facts: &HostFacts, desired: &Desired) -> Desired {
+    let mut effective = desired.clone();
+    if desired.kata.method != InstallMethod::Package {
+        return effective;
+    }
+    let pinned = desired.kata.version.to_string();
+    let why = match facts.os.family {
+        OsFamily::Fedora => match facts.dnf_kata.as_deref() {
+            Some(offered) if offered == pinned => {
+                // Fedora builds the Go runtime.
+                effective.kata.runtime = crate::release::Runtime::Go;
+                return effective;
+            }
+            Some(offered) => format!("Fedora's repository offers kata-containers {offered}, not the pinned {pinned}"),
+            None => "dnf offers no kata-containers package here".to_string(),
+        },
+        OsFamily::Debian | OsFamily::Ubuntu => "Debian and Ubuntu have no official Kata package (the openSUSE OBS apt repositories served Kata 1.x only and are dead since 2.0)".to_string(),
+        _ => format!("there is no supported Kata package for {}", facts.os.pretty_name),
+    };
+    plan.warnings.push(format!(
+        "method = \"package\": {why}; installing the static release instead"
+    ));
+    effective.kata.method = InstallMethod::Static;
+    effective
+}
 
 /// Plans the release install; returns whether /opt/kata will be replaced.
 pub(super) fn install(
@@ -13,6 +42,10 @@ pub(super) fn install(
     desired: &Desired,
     asset: &Asset,
 ) -> Result<bool, PlanError> {
+    if desired.kata.method == InstallMethod::Package {
+        package(plan, facts, desired);
+        return Ok(false);
+    }
     let sha256 = match &desired.kata.sha256 {
         Some(s) => s.clone(),
         None => checksums::known(asset).ok_or_else(|| PlanError::NoChecksum {
@@ -58,9 +91,25 @@ pub(super) fn install(
     Ok(true)
 }
 
+fn package(plan: &mut Plan, facts: &HostFacts, desired: &Desired) {
+    let version = desired.kata.version.to_string();
+    if facts.rpm_kata.as_deref() == Some(version.as_str()) {
+        plan.noop("kata-containers package", format!("{version} is installed"));
+        return;
+    }
+    plan.changes.push(Change {
+        action: Action::InstallPackage {
+            version: version.clone(),
+            shim: desired.kata.layout(desired.kata.hypervisor).shim,
+        },
+        reason: format!("install Fedora's kata-containers {version} with dnf"),
+        diff: None,
+    });
+}
+
 /// Settings go in a `config.d` drop-in, never into the shipped file.
 pub(super) fn dropin(plan: &mut Plan, facts: &HostFacts, desired: &Desired, installing: bool) {
-    let layout = Layout::new(desired.kata.runtime, desired.kata.hypervisor);
+    let layout = desired.kata.layout(desired.kata.hypervisor);
     let path = dropin_path(&layout);
     let content = templates::kata_dropin(&desired.kata);
     if installing {

@@ -6,6 +6,7 @@ mod diff;
 mod docker;
 mod kata;
 mod modules;
+mod users;
 
 use serde::Serialize;
 
@@ -20,12 +21,18 @@ pub use containerd::{cri_disabled, effective_has_runtime, handlers, Handler, Sch
 
 /// Files the facts probe must read for this desired state (beyond the fixed ones).
 pub fn files_to_read(desired: &Desired) -> Vec<String> {
-    let layout = crate::release::Layout::new(desired.kata.runtime, desired.kata.hypervisor);
-    vec![
-        kata::dropin_path(&layout),
+    let mut files = vec![
         modules::MODULES_LOAD_FILE.to_string(),
         containerd::DROPIN.to_string(),
-    ]
+    ];
+    let static_layout = crate::release::Layout::new(desired.kata.runtime, desired.kata.hypervisor);
+    files.push(kata::dropin_path(&static_layout));
+    if desired.kata.method == crate::inventory::InstallMethod::Package {
+        files.push(kata::dropin_path(&crate::release::Layout::packaged(
+            desired.kata.hypervisor,
+        )));
+    }
+    files
 }
 
 /// The drop-in body katafleet owns in containerd's conf.d.
@@ -88,6 +95,15 @@ pub enum Action {
     LoadModules {
         modules: Vec<String>,
     },
+    /// `dnf install kata-containers-<version>` (method = "package" on Fedora).
+    InstallPackage {
+        version: String,
+        shim: String,
+    },
+    AddToGroup {
+        user: String,
+        group: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -144,6 +160,8 @@ pub enum PlanError {
     Docker(String),
     #[error("NixOS hosts are configured declaratively; katafleet does not install into /opt on them yet")]
     NixOs,
+    #[error("{0}")]
+    Hypervisor(String),
 }
 
 /// Options of a run that change what a plan may do.
@@ -174,6 +192,11 @@ pub fn plan(facts: &HostFacts, desired: &Desired, opts: PlanOptions) -> Result<P
         plan.warnings
             .extend(blockers.iter().map(|b| format!("not ready: {b}")));
     }
+    let desired = &kata::resolve_method(&mut plan, facts, desired);
+    for hv in desired.kata.hypervisors() {
+        crate::release::check_hypervisor(desired.kata.version, desired.kata.runtime, hv)
+            .map_err(PlanError::Hypervisor)?;
+    }
     let asset = Asset {
         version: desired.kata.version,
         runtime: desired.kata.runtime,
@@ -182,6 +205,7 @@ pub fn plan(facts: &HostFacts, desired: &Desired, opts: PlanOptions) -> Result<P
     let installing = kata::install(&mut plan, facts, desired, &asset)?;
     kata::dropin(&mut plan, facts, desired, installing);
     modules::persist_and_load(&mut plan, facts);
+    users::kvm_group(&mut plan, facts, &desired.kata.kvm_users);
     containerd::wire(&mut plan, facts, desired)?;
     docker::wire(&mut plan, facts, desired)?;
     Ok(plan)

@@ -254,10 +254,70 @@ impl Layout {
         }
     }
 
-    /// The archive entry (without leading `./` or `/`) for an absolute path.
-    pub fn entry(path: &str) -> &str {
-        path.trim_start_matches('/')
+    /// A distribution package built from upstream's Makefile with
+    /// PREFIX=/usr (Fedora's `kata-containers`, the Go runtime).
+    pub fn packaged(hypervisor: Hypervisor) -> Self {
+        let defaults = "/usr/share/defaults/kata-containers";
+        Self {
+            shim: "/usr/bin/containerd-shim-kata-v2".into(),
+            config_file: format!("{defaults}/configuration-{}.toml", hypervisor.name()),
+            config_dropin_dir: format!("{defaults}/config.d"),
+        }
     }
+}
+
+/// Whether the release for (version, runtime) ships what `hypervisor` needs;
+/// the error says what to choose instead.
+pub fn check_hypervisor(
+    version: Version,
+    runtime: Runtime,
+    hypervisor: Hypervisor,
+) -> Result<(), String> {
+    match (runtime, hypervisor) {
+        (Runtime::Go, Hypervisor::Dragonball) => {
+            Err("dragonball is built into runtime-rs; the Go runtime cannot use it (set runtime = \"rust\")".into())
+        }
+        (Runtime::Rust, Hypervisor::Fc) if version >= GO_SPLIT_SINCE => Err(format!(
+            "Kata {version}'s runtime-rs release (kata-static) ships no firecracker; fc needs runtime = \"go\" (kata-go-static)"
+        )),
+        (Runtime::Rust, Hypervisor::Dragonball) if version.major == 4 && version.minor == 0 => Err(format!(
+            "Kata {version}'s kata-static lacks configuration-dragonball.toml (kata-containers#13485); use 4.1 or later"
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Whether a fetched archive really holds the config and VMM of a hypervisor.
+pub fn check_archive(
+    contents: &archive::ArchiveContents,
+    runtime: Runtime,
+    hypervisor: Hypervisor,
+    arch: Arch,
+) -> Result<(), String> {
+    let layout = Layout::new(runtime, hypervisor);
+    if !contents.has(&layout.config_file) {
+        return Err(format!(
+            "the release has no {} : hypervisor `{}` is not in this release",
+            layout.config_file,
+            hypervisor.name()
+        ));
+    }
+    if let Some(vmm) = hypervisor.vmm_binary(arch) {
+        let path = format!("{KATA_ROOT}/bin/{vmm}");
+        if !contents.has(&path) {
+            return Err(format!(
+                "the release has no {path}: hypervisor `{}` is not in this release",
+                hypervisor.name()
+            ));
+        }
+    }
+    if !contents.has(&layout.shim) {
+        return Err(format!(
+            "the release has no {}: it does not hold the {runtime:?} runtime",
+            layout.shim
+        ));
+    }
+    Ok(())
 }
 
 fn rust_config_name(hypervisor: Hypervisor) -> String {
@@ -350,6 +410,19 @@ mod tests {
             g.config_dropin_dir,
             "/opt/kata/share/defaults/kata-containers/config.d"
         );
+    }
+
+    #[test]
+    fn hypervisors_the_release_does_not_ship_are_refused() {
+        let v = |s: &str| s.parse::<Version>().unwrap();
+        assert!(check_hypervisor(v("4.2.0"), Runtime::Rust, Hypervisor::Fc).is_err());
+        assert!(check_hypervisor(v("4.2.0"), Runtime::Go, Hypervisor::Fc).is_ok());
+        assert!(check_hypervisor(v("4.0.0"), Runtime::Go, Hypervisor::Fc).is_ok());
+        assert!(check_hypervisor(v("4.0.0"), Runtime::Rust, Hypervisor::Fc).is_ok());
+        assert!(check_hypervisor(v("4.2.0"), Runtime::Go, Hypervisor::Dragonball).is_err());
+        assert!(check_hypervisor(v("4.0.0"), Runtime::Rust, Hypervisor::Dragonball).is_err());
+        assert!(check_hypervisor(v("4.1.0"), Runtime::Rust, Hypervisor::Dragonball).is_ok());
+        assert!(check_hypervisor(v("4.2.0"), Runtime::Rust, Hypervisor::Clh).is_ok());
     }
 
     #[test]

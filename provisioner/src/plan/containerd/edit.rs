@@ -174,6 +174,21 @@ pub fn imports(text: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+const CRI_IDS: [&str; 3] = [
+    "cri",
+    "io.containerd.grpc.v1.cri",
+    "io.containerd.cri.v1.runtime",
+];
+
+/// The config with the CRI plugin taken out of `disabled_plugins`.
+pub fn without_disabled_cri(text: &str) -> Result<String, PlanError> {
+    let mut doc = parse(text)?;
+    if let Some(list) = doc.get_mut("disabled_plugins").and_then(Item::as_array_mut) {
+        list.retain(|v| !v.as_str().is_some_and(|s| CRI_IDS.contains(&s)));
+    }
+    Ok(doc.to_string())
+}
+
 /// Docker's containerd.io ships `disabled_plugins = ["cri"]`.
 pub fn cri_disabled(text: &str) -> bool {
     text.parse::<DocumentMut>().ok().is_some_and(|d| {

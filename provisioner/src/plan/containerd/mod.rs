@@ -66,7 +66,7 @@ pub struct Handler {
 pub fn handlers(desired: &Desired) -> Vec<Handler> {
     let kata = &desired.kata;
     let handler = |name: String, hv| {
-        let layout = Layout::new(kata.runtime, hv);
+        let layout = kata.layout(hv);
         Handler {
             name,
             shim: layout.shim,
@@ -139,28 +139,36 @@ pub(super) fn wire(plan: &mut Plan, facts: &HostFacts, desired: &Desired) -> Res
         ))
     })?;
     let main = containerd.config.as_deref();
-    if main.is_some_and(edit::cri_disabled) {
-        plan.warnings.push(format!(
-            "{MAIN_CONFIG} disables the CRI plugin (disabled_plugins = [\"cri\"], as Docker's containerd.io ships it): Kubernetes will not see the Kata runtime"
-        ));
-    }
     let wanted = handlers(desired);
     let owned = facts.manifest.containerd_handlers.clone();
     let mut files = Vec::new();
+    // The main config's new text, when it must change.
+    let mut main_new = None;
     match placement(version, main) {
         Placement::InPlace => {
             let (number, schema) = Schema::native(version);
-            let text = edit::with_runtimes(main, number, schema, &wanted, &owned)?;
-            files.extend(plan.file_write(facts, MAIN_CONFIG, text, main));
+            main_new = Some(edit::with_runtimes(main, number, schema, &wanted, &owned)?);
         }
         Placement::DropIn { import } => {
             let dropin = templates::containerd_dropin(&wanted);
             files.extend(plan.file_write(facts, DROPIN, dropin, facts.file(DROPIN)));
             if import == Import::Add {
-                let text = edit::with_import(main, DROPIN)?;
-                files.extend(plan.file_write(facts, MAIN_CONFIG, text, main));
+                main_new = Some(edit::with_import(main, DROPIN)?);
             }
         }
+    }
+    if main.is_some_and(edit::cri_disabled) {
+        if desired.enable_cri {
+            let base = main_new.as_deref().or(main).unwrap_or_default();
+            main_new = Some(edit::without_disabled_cri(base)?);
+        } else {
+            plan.warnings.push(format!(
+                "{MAIN_CONFIG} disables the CRI plugin (disabled_plugins = [\"cri\"], as Docker's containerd.io ships it): Kubernetes will not see the Kata runtime; set [containerd] enable_cri = true to re-enable it"
+            ));
+        }
+    }
+    if let Some(text) = main_new {
+        files.extend(plan.file_write(facts, MAIN_CONFIG, text, main));
     }
     plan.manifest.containerd_handlers = wanted.iter().map(|h| h.name.clone()).collect();
     if files.is_empty() {

@@ -209,6 +209,23 @@ fn a_kata_runtime_katafleet_did_not_create_is_refused() {
 }
 
 #[test]
+fn enable_cri_takes_cri_out_of_disabled_plugins() {
+    let config = "# from containerd.io\ndisabled_plugins = [\"cri\", \"io.containerd.snapshotter.v1.zfs\"]\n";
+    let facts = host("containerd 1.7.27", Some(config));
+    let mut d = desired();
+    d.enable_cri = true;
+    let mut plan = Plan::default();
+    wire(&mut plan, &facts, &d).unwrap();
+    assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
+    let Action::Configure { files, .. } = &plan.changes[0].action else {
+        panic!()
+    };
+    let doc: toml::Table = files[0].content.parse().unwrap();
+    assert_eq!(doc["disabled_plugins"].as_array().unwrap().len(), 1);
+    assert!(files[0].content.starts_with("# from containerd.io"));
+}
+
+#[test]
 fn disabled_cri_is_warned_about() {
     let config = "disabled_plugins = [\"cri\"]\n";
     let (plan, _) = wired(&host("containerd 1.6.20", Some(config)));

@@ -1,0 +1,144 @@
+//! Kubernetes side: RuntimeClass manifests (one per handler, overhead per
+//! hypervisor) and, with a kubeconfig, applying them and labelling nodes
+//! from the controller with kubectl.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use crate::inventory::Host;
+use crate::release::Hypervisor;
+
+/// The label RuntimeClasses select on; set only on verified nodes.
+pub const NODE_LABEL: &str = "katacontainers.io/kata-runtime";
+
+/// Handler name → hypervisor, over the given hosts. When hosts disagree on a
+/// handler's hypervisor, the one with the larger overhead wins (qemu).
+pub fn fleet_handlers(hosts: &[Host]) -> BTreeMap<String, Hypervisor> {
+    let mut out: BTreeMap<String, Hypervisor> = BTreeMap::new();
+    for host in hosts {
+        let kata = &host.desired.kata;
+        let mut pairs = vec![("kata".to_string(), kata.hypervisor)];
+        pairs.extend(
+            kata.shims
+                .iter()
+                .map(|h| (format!("kata-{}", h.name()), *h)),
+        );
+        for (name, hv) in pairs {
+            out.entry(name)
+                .and_modify(|cur| {
+                    if hv == Hypervisor::Qemu {
+                        *cur = hv;
+                    }
+                })
+                .or_insert(hv);
+        }
+    }
+    out
+}
+
+pub fn runtime_classes(hosts: &[Host]) -> String {
+    fleet_handlers(hosts)
+        .into_iter()
+        .map(|(name, hv)| crate::templates::runtime_class(&name, hv))
+        .collect()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KubeError {
+    #[error("cannot run kubectl: {0}")]
+    Spawn(std::io::Error),
+    #[error("`kubectl {args}` failed: {stderr}")]
+    Failed { args: String, stderr: String },
+}
+
+/// `kubectl --kubeconfig K apply -f -` with the manifests on stdin.
+pub fn apply(kubeconfig: &Path, manifests: &str) -> Result<String, KubeError> {
+    kubectl(kubeconfig, &["apply", "-f", "-"], Some(manifests))
+}
+
+/// Marks a node as able to run Kata pods.
+pub fn label(kubeconfig: &Path, node: &str) -> Result<String, KubeError> {
+    let label = format!("{NODE_LABEL}=true");
+    kubectl(
+        kubeconfig,
+        &["label", "node", node, &label, "--overwrite"],
+        None,
+    )
+}
+
+fn kubectl(kubeconfig: &Path, args: &[&str], stdin: Option<&str>) -> Result<String, KubeError> {
+    let mut child = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(KubeError::Spawn)?;
+    if let (Some(mut pipe), Some(input)) = (child.stdin.take(), stdin) {
+        pipe.write_all(input.as_bytes()).map_err(KubeError::Spawn)?;
+    }
+    let out = child.wait_with_output().map_err(KubeError::Spawn)?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(KubeError::Failed {
+            args: args.join(" "),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::{Connection, Desired};
+
+    fn host(hv: Hypervisor, shims: Vec<Hypervisor>) -> Host {
+        let mut desired = Desired::sample();
+        desired.kata.hypervisor = hv;
+        desired.kata.shims = shims;
+        Host {
+            name: "h".into(),
+            node_name: "h".into(),
+            groups: vec![],
+            connection: Connection::local_for_tests(),
+            desired,
+        }
+    }
+
+    #[test]
+    fn one_runtime_class_per_handler_with_its_overhead() {
+        let hosts = [host(
+            Hypervisor::Qemu,
+            vec![Hypervisor::Qemu, Hypervisor::Clh],
+        )];
+        let yaml = runtime_classes(&hosts);
+        let docs: Vec<&str> = yaml.split("---").filter(|d| d.contains("kind:")).collect();
+        assert_eq!(docs.len(), 3, "{yaml}");
+        let clh = docs.iter().find(|d| d.contains("name: kata-clh")).unwrap();
+        assert!(clh.contains("handler: kata-clh"), "{clh}");
+        assert!(
+            clh.contains("memory: \"130Mi\"") && clh.contains("cpu: \"250m\""),
+            "{clh}"
+        );
+        let kata = docs.iter().find(|d| d.contains("name: kata\n")).unwrap();
+        assert!(kata.contains("memory: \"320Mi\""), "{kata}");
+        assert!(
+            kata.contains("katacontainers.io/kata-runtime: \"true\""),
+            "{kata}"
+        );
+    }
+
+    #[test]
+    fn hosts_that_disagree_get_the_larger_overhead() {
+        let hosts = [
+            host(Hypervisor::Clh, vec![]),
+            host(Hypervisor::Qemu, vec![]),
+        ];
+        assert_eq!(fleet_handlers(&hosts)["kata"], Hypervisor::Qemu);
+    }
+}
