@@ -146,11 +146,17 @@ impl Run {
     ) -> Result<Option<crate::release::fetch::Fetched>, String> {
         for change in &plan.changes {
             if let Action::InstallKata { asset, sha256, .. } = &change.action {
-                return self
-                    .assets
-                    .get(asset, &desired.kata.source, sha256)
-                    .await
-                    .map(Some);
+                let fetched = self.assets.get(asset, &desired.kata.source, sha256).await?;
+                // The archive is the truth about which hypervisors a release ships.
+                for hv in desired.kata.hypervisors() {
+                    crate::release::check_archive(
+                        &fetched.contents,
+                        asset.runtime,
+                        hv,
+                        asset.arch,
+                    )?;
+                }
+                return Ok(Some(fetched));
             }
         }
         Ok(None)
@@ -250,7 +256,13 @@ pub async fn gather_with(
         .iter()
         .map(|f| format!("'{f}'"))
         .collect();
-    let script = format!("set -- {}\n{}\n{extra}", files.join(" "), facts::PROBE);
+    // Repository metadata is slow, so dnf is asked only when a package is wanted.
+    let dnf = u8::from(desired.kata.method == crate::inventory::InstallMethod::Package);
+    let script = format!(
+        "set -- {}\nKF_QUERY_DNF={dnf}\n{}\n{extra}",
+        files.join(" "),
+        facts::PROBE
+    );
     let out = t
         .run(&script, None, None)
         .await

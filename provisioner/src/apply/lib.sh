@@ -65,6 +65,9 @@ kf_restart() {
         return 0
     fi
     KF_RESTART_NOTE=""
+    # A restart of containerd may already have restarted dependants; clear
+    # the start-rate counter so this deliberate restart is not refused.
+    systemctl reset-failed "$1" 2>/dev/null
     systemctl restart "$1" 2>&1
 }
 

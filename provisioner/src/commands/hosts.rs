@@ -6,10 +6,11 @@ use anyhow::Context;
 
 use crate::assets::AssetStore;
 use crate::cli::RunArgs;
+use crate::inventory::Host;
 use crate::inventory::{self, InventoryError};
-use crate::pipeline::{Mode, Run};
+use crate::pipeline::{HostReport, HostStatus, Mode, Run};
 use crate::plan::PlanOptions;
-use crate::{progress, release, report, runlog};
+use crate::{kubernetes, progress, readiness, release, report, runlog};
 
 /// Exit code for usage and inventory errors.
 pub const USAGE_ERROR: i32 = 2;
@@ -45,10 +46,16 @@ pub async fn run(args: RunArgs, mode: Mode) -> anyhow::Result<i32> {
         log: log.clone(),
         progress,
     });
-    let reports = run.clone().all(hosts).await;
+    let reports = run.clone().all(hosts.clone()).await;
     // Dropping the last sender lets the progress display finish.
     drop(run);
     let _ = drawing.await;
+    let kube_ok = match (&inv.kubernetes.kubeconfig, mode) {
+        (Some(kubeconfig), Mode::Provision) if inv.kubernetes.runtime_classes => {
+            kubernetes_step(kubeconfig, &hosts, &reports)
+        }
+        _ => true,
+    };
     if args.json {
         println!("{}", report::json(&reports));
     } else {
@@ -58,5 +65,38 @@ pub async fn run(args: RunArgs, mode: Mode) -> anyhow::Result<i32> {
         print!("{}", report::summary_table(&reports));
         eprintln!("logs: {}", log.dir.display());
     }
-    Ok(report::exit_code(&reports))
+    Ok(report::exit_code(&reports).max(i32::from(!kube_ok)))
+}
+
+/// Applies the RuntimeClasses, then labels the nodes whose hosts verified and
+/// can really run Kata. Returns false when kubectl failed.
+fn kubernetes_step(kubeconfig: &std::path::Path, hosts: &[Host], reports: &[HostReport]) -> bool {
+    let mut ok = true;
+    match kubernetes::apply(kubeconfig, &kubernetes::runtime_classes(hosts)) {
+        Ok(out) => eprint!("kubernetes: {out}"),
+        Err(e) => {
+            eprintln!("kubernetes: {e}");
+            return false;
+        }
+    }
+    for (host, report) in hosts.iter().zip(reports) {
+        let verified =
+            matches!(report.status, HostStatus::Ok | HostStatus::Changed) && report.error.is_none();
+        let ready = report
+            .facts
+            .as_ref()
+            .is_some_and(|f| readiness::assess(f).is_ready());
+        if !(verified && ready) {
+            eprintln!(
+                "kubernetes: node {} not labelled: the host is not verified and ready",
+                host.node_name
+            );
+            continue;
+        }
+        if let Err(e) = kubernetes::label(kubeconfig, &host.node_name) {
+            eprintln!("kubernetes: {e}");
+            ok = false;
+        }
+    }
+    ok
 }
