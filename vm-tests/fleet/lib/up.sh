@@ -75,7 +75,7 @@ cmd_up() {
 up_cleanup() {
 	local rc=$?
 	((UP_OK)) && return 0
-	[[ -n ${UP_WAITER:-} ]] && kill "$UP_WAITER" 2>/dev/null
+	[[ -n ${UP_WAITER:-} ]] && { kill "$UP_WAITER" 2>/dev/null || true; }
 	log "up of '$UP_NAME' failed; cleaning up"
 	teardown "$UP_NAME" || true
 	exit $((rc ? rc : 1))
