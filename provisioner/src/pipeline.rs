@@ -132,11 +132,39 @@ impl Run {
         }
         self.stage(&host.name, "verifying");
         let after = gather(t, &host.desired, log).await?;
-        verify::after_apply(&after, &host.desired, self.options)
-            .map_err(|e| format!("verification failed: {e}"))?;
+        let verified = verify::after_apply(&after, &host.desired, self.options)
+            .map_err(|e| format!("verification failed: {e}"));
+        if let Some(files) = nixos_files(report.plan.as_ref()) {
+            self.finish_nixos(t, log, &files, verified.is_ok()).await?;
+        }
+        verified?;
         report.facts = Some(after);
         report.status = HostStatus::Changed;
         Ok(())
+    }
+
+    /// NixOS: `switch` once verified, otherwise back to the boot configuration.
+    async fn finish_nixos(
+        &self,
+        t: &dyn Transport,
+        log: &HostLog,
+        files: &[String],
+        verified: bool,
+    ) -> Result<(), String> {
+        let script = if verified {
+            apply::switch_script()
+        } else {
+            apply::rollback_script(files)
+        };
+        let (events, _) = tokio::sync::mpsc::unbounded_channel();
+        let outcome = apply::run_script(t, script, None, events)
+            .await
+            .map_err(|e| e.to_string())?;
+        log.section("nixos finish", &outcome.output.stdout);
+        match outcome.failure() {
+            Some(f) => Err(f),
+            None => Ok(()),
+        }
     }
 
     async fn release_for(
@@ -312,4 +340,12 @@ impl HostReport {
             log: String::new(),
         }
     }
+}
+
+/// The /etc/nixos files a plan activates with `nixos-rebuild test`, if any.
+fn nixos_files(plan: Option<&Plan>) -> Option<Vec<String>> {
+    plan?.changes.iter().find_map(|c| match &c.action {
+        Action::NixosRebuild { files } => Some(files.iter().map(|f| f.path.clone()).collect()),
+        _ => None,
+    })
 }

@@ -12,7 +12,11 @@ use crate::plan::Handler;
 /// Kata annotations allowed to change a sandbox: sizing only.
 pub const SAFE_ANNOTATIONS: [&str; 2] = ["default_memory", "default_vcpus"];
 
-const TEMPLATES: [(&str, &str); 5] = [
+const TEMPLATES: [(&str, &str); 6] = [
+    (
+        "nixos.nix",
+        include_str!("../../templates/nixos/katafleet.nix.tera"),
+    ),
     (
         "runtimeclass.yaml",
         include_str!("../../templates/runtimeclass.yaml.tera"),
@@ -71,6 +75,20 @@ pub fn modules_load(modules: &[String]) -> String {
     let mut c = Context::new();
     c.insert("modules", modules);
     render("modules-load.conf", &c)
+}
+
+/// /etc/nixos/katafleet.nix for a NixOS host.
+pub fn nixos_settings(desired: &crate::inventory::Desired) -> String {
+    let kata = &desired.kata;
+    let mut c = Context::new();
+    c.insert("hypervisor", kata.hypervisor.name());
+    c.insert("memory_mib", &kata.memory_mib);
+    c.insert("vcpus", &kata.vcpus);
+    c.insert("debug", &kata.debug);
+    c.insert("containerd", &desired.containerd);
+    c.insert("docker", &desired.docker);
+    c.insert("kvm_users", &kata.kvm_users);
+    render("nixos.nix", &c)
 }
 
 pub fn runtime_class(name: &str, hypervisor: crate::release::Hypervisor) -> String {

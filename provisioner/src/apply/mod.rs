@@ -1,7 +1,10 @@
 //! Sends a plan to its host as one script over one channel and reads the
 //! per-step results it streams back.
 
+mod nixos;
 mod script;
+
+pub use nixos::{rollback_script, switch_script};
 
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 
@@ -89,6 +92,16 @@ pub async fn apply(
         path: r.path.clone(),
         size: r.size,
     });
+    run_script(transport, script, payload, events).await
+}
+
+/// Runs a script that speaks the step protocol and collects its results.
+pub async fn run_script(
+    transport: &dyn Transport,
+    script: String,
+    payload: Option<Payload>,
+    events: UnboundedSender<StepEvent>,
+) -> Result<ApplyOutcome, TransportError> {
     let (tx, mut rx) = unbounded_channel::<String>();
     let forward = async move {
         let mut steps = Vec::new();

@@ -10,14 +10,14 @@ use crate::plan::{Action, FileWrite, Plan, Service, Validation};
 use crate::release::fetch::Fetched;
 use crate::release::Layout;
 
-const LIB: &str = include_str!("lib.sh");
+pub(super) const LIB: &str = include_str!("lib.sh");
 
 fn b64(text: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(text.as_bytes())
 }
 
 /// Single-quotes a word for sh.
-fn q(word: &str) -> String {
+pub(super) fn q(word: &str) -> String {
     format!("'{}'", word.replace('\'', "'\\''"))
 }
 
@@ -89,6 +89,7 @@ pub fn render(plan: &Plan, release: Option<&Fetched>, katafleet_version: &str) -
                     q(&format!("installed kata-containers {version} with dnf")),
                 );
             }
+            Action::NixosRebuild { files } => super::nixos::test_step(&mut s, id, files),
             Action::AddToGroup { user, group } => {
                 let _ = writeln!(
                     s,
@@ -127,7 +128,7 @@ pub fn render(plan: &Plan, release: Option<&Fetched>, katafleet_version: &str) -
     s
 }
 
-fn write_cmds(w: &FileWrite) -> String {
+pub(super) fn write_cmds(w: &FileWrite) -> String {
     let backup = if w.backup {
         format!("kf_backup_once {} && ", q(&w.path))
     } else {

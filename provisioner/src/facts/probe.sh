@@ -46,13 +46,25 @@ for t in tar zstd xz sha256sum base64 head mktemp systemctl modprobe sudo getenf
 done
 kv tools "$tools"
 have getenforce && kv selinux "$(getenforce 2>/dev/null)"
+kv kvm_group "$(getent group kvm 2>/dev/null)"
+# Only asked for with method = "package": repository metadata can be slow.
+have rpm && kv rpm_kata "$(rpm -q --qf '%{VERSION}' kata-containers 2>/dev/null | grep -v 'not installed')"
+if [ "${KF_QUERY_DNF:-0}" = 1 ] && have dnf; then
+    kv dnf_kata "$(dnf -q repoquery --latest-limit 1 --qf '%{version}' kata-containers 2>/dev/null | head -n1)"
+fi
 
 if have containerd; then
     kv containerd_version "$(containerd --version 2>/dev/null)"
     kv containerd_active "$(systemctl is-active containerd 2>/dev/null)"
     file_block containerd-config /etc/containerd/config.toml
     dump=$(mktemp)
-    if containerd config dump >"$dump" 2>/dev/null; then file_block containerd-dump "$dump"; fi
+    # Dump what the running daemon uses: NixOS passes --config with a store path.
+    cfg=""
+    pid=$(pidof containerd 2>/dev/null | cut -d' ' -f1)
+    if [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ]; then
+        cfg=$(tr '\0' '\n' <"/proc/$pid/cmdline" | sed -n -e '/^--config$/{n;p;q;}' -e '/^-c$/{n;p;q;}' -e 's/^--config=//p' | head -n1)
+    fi
+    if containerd ${cfg:+--config "$cfg"} config dump >"$dump" 2>/dev/null; then file_block containerd-dump "$dump"; fi
     rm -f "$dump"
 fi
 if have dockerd; then
@@ -64,4 +76,21 @@ fi
 file_block kata-marker /opt/kata/.katafleet-release
 file_block manifest /var/lib/katafleet/manifest.json
 for f in "$@"; do file_block "path:$f" "$f"; done
+# What is on the host now, for check, status and verify: the Kata tree, the
+# Kata tools a shell finds on PATH, digests of the files katafleet owns.
+if [ -d /opt/kata ]; then
+    kv kata_version_file "$(head -c 64 /opt/kata/VERSION 2>/dev/null)"
+    kv kata_bin "$(ls /opt/kata/bin 2>/dev/null)"
+    kv kata_rs_bin "$(ls /opt/kata/runtime-rs/bin 2>/dev/null)"
+    kv kata_configs "$(cd /opt/kata/share/defaults/kata-containers 2>/dev/null && ls -d ./*.toml runtime-rs/*.toml config.d/* runtime-rs/config.d/* 2>/dev/null | sed 's|^\./||')"
+fi
+for t in kata-runtime kata-ctl containerd-shim-kata-v2; do
+    kv "on_path:$t" "$(command -v "$t" 2>/dev/null)"
+done
+if [ -f /var/lib/katafleet/manifest.json ]; then
+    sed -n 's/^    "\(\/[^"]*\)": {$/\1/p' /var/lib/katafleet/manifest.json | while IFS= read -r f; do
+        if [ -f "$f" ]; then kv "digest:$f" "$(sha256sum <"$f" | cut -d' ' -f1)"; else kv "digest:$f" missing; fi
+    done
+fi
+file_block last-provision /var/lib/katafleet/last-provision
 echo "@@end-probe"

@@ -6,6 +6,7 @@ mod diff;
 mod docker;
 mod kata;
 mod modules;
+pub mod nixos;
 mod users;
 
 use serde::Serialize;
@@ -25,6 +26,7 @@ pub fn files_to_read(desired: &Desired) -> Vec<String> {
         modules::MODULES_LOAD_FILE.to_string(),
         containerd::DROPIN.to_string(),
     ];
+    files.extend(nixos::files_to_read().map(String::from));
     let static_layout = crate::release::Layout::new(desired.kata.runtime, desired.kata.hypervisor);
     files.push(kata::dropin_path(&static_layout));
     if desired.kata.method == crate::inventory::InstallMethod::Package {
@@ -104,6 +106,10 @@ pub enum Action {
         user: String,
         group: String,
     },
+    /// Write /etc/nixos files, then `nixos-rebuild test`; `switch` follows verification.
+    NixosRebuild {
+        files: Vec<FileWrite>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -158,8 +164,8 @@ pub enum PlanError {
     Containerd(String),
     #[error("{0}")]
     Docker(String),
-    #[error("NixOS hosts are configured declaratively; katafleet does not install into /opt on them yet")]
-    NixOs,
+    #[error("{0}")]
+    NixOs(String),
     #[error("{0}")]
     Hypervisor(String),
 }
@@ -177,9 +183,7 @@ pub fn plan(facts: &HostFacts, desired: &Desired, opts: PlanOptions) -> Result<P
         manifest: facts.manifest.clone(),
         ..Plan::default()
     };
-    if facts.os.family == crate::facts::OsFamily::NixOS {
-        return Err(PlanError::NixOs);
-    }
+
     let arch = facts
         .arch
         .ok_or_else(|| PlanError::UnsupportedArch(facts.machine.clone()))?;
@@ -191,6 +195,10 @@ pub fn plan(facts: &HostFacts, desired: &Desired, opts: PlanOptions) -> Result<P
         }
         plan.warnings
             .extend(blockers.iter().map(|b| format!("not ready: {b}")));
+    }
+    if facts.os.family == crate::facts::OsFamily::NixOS {
+        nixos::plan(&mut plan, facts, desired)?;
+        return Ok(plan);
     }
     let desired = &kata::resolve_method(&mut plan, facts, desired);
     for hv in desired.kata.hypervisors() {

@@ -7,7 +7,6 @@ mod edit;
 use super::{Action, Change, Plan, PlanError, Validation};
 use crate::facts::{HostFacts, SoftwareVersion};
 use crate::inventory::Desired;
-use crate::release::Layout;
 use crate::templates;
 
 pub use edit::{cri_disabled, dropin_tables, effective_has_runtime};
