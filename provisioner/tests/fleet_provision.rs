@@ -253,3 +253,37 @@ fn become_sudo_provisions_as_an_unprivileged_user() {
             == "root"
     );
 }
+
+#[test]
+fn a_config_containerd_rejects_is_put_back_and_containerd_keeps_running() {
+    let fleet = fleet_or_skip!(1);
+    // containerd is running with its good config; the file on disk now has a
+    // value containerd cannot load, so katafleet's edit of it cannot validate.
+    fleet.sh_ok(
+        0,
+        "printf 'version = 2\\noom_score = \"high\"\\n' > /etc/containerd/config.toml",
+    );
+    let before = fleet.sh_ok(
+        0,
+        "cat /etc/containerd/config.toml; systemctl show -p MainPID containerd",
+    );
+    let inv = fleet.inventory("", "");
+    let out = fleet.katafleet(&["provision", inv.to_str().unwrap(), "--force", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let h = &json_hosts(&out)[0];
+    let error = h["error"].as_str().unwrap();
+    assert!(
+        error.contains("containerd rejected the new configuration"),
+        "{h}"
+    );
+    assert!(
+        error.contains("Can't convert high"),
+        "the daemon's own reason is shown: {h}"
+    );
+    let after = fleet.sh_ok(
+        0,
+        "cat /etc/containerd/config.toml; systemctl show -p MainPID containerd",
+    );
+    assert_eq!(after, before, "file restored and containerd not restarted");
+    fleet.sh_ok(0, "systemctl is-active containerd");
+}
