@@ -5,6 +5,7 @@ mod layers;
 mod raw;
 mod select;
 mod validate;
+mod verify;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -17,6 +18,7 @@ use crate::release::checksums::Sha256;
 use crate::release::{Hypervisor, Runtime, Version};
 
 pub use select::select;
+pub use verify::VerifySettings;
 
 #[derive(Debug, Clone)]
 pub struct Inventory {
@@ -24,6 +26,7 @@ pub struct Inventory {
     pub parallel: usize,
     pub hosts: Vec<Host>,
     pub kubernetes: KubernetesSettings,
+    pub verify: VerifySettings,
 }
 
 #[derive(Debug, Clone, Default)]

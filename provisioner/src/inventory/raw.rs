@@ -54,6 +54,14 @@ pub struct RawKubernetes {
     pub kubeconfig: S<String>,
 }
 
+/// `[verify]`: see `inventory/verify.rs`.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawVerify {
+    pub image: S<String>,
+    pub image_archive: S<String>,
+    pub bench_runs: S<i64>,
+}
+
 #[derive(Debug, Default, Deserialize)]
 pub struct RawGroup {
     pub user: S<String>,
@@ -92,6 +100,7 @@ pub enum Section {
     Containerd,
     Docker,
     Kubernetes,
+    Verify,
     Group,
     Host,
 }
@@ -106,6 +115,7 @@ impl Section {
             Section::Containerd => fields::<RawContainerd>(),
             Section::Docker => fields::<RawDocker>(),
             Section::Kubernetes => fields::<RawKubernetes>(),
+            Section::Verify => fields::<RawVerify>(),
             Section::Group => fields::<RawGroup>(),
             Section::Host => fields::<RawHost>(),
         }
@@ -121,18 +131,20 @@ impl Section {
             }
             (Section::Root | Section::Group | Section::Host, "docker") => Some(Section::Docker),
             (Section::Root, "kubernetes") => Some(Section::Kubernetes),
+            (Section::Root, "verify") => Some(Section::Verify),
             (Section::Group | Section::Host, "kata") => Some(Section::Kata),
             _ => None,
         }
     }
 }
 
-pub const ROOT_KEYS: [&str; 7] = [
+pub const ROOT_KEYS: [&str; 8] = [
     "defaults",
     "kata",
     "containerd",
     "docker",
     "kubernetes",
+    "verify",
     "groups",
     "hosts",
 ];

@@ -13,7 +13,8 @@ use toml::Spanned;
 
 use super::layers::{ConnectionLayer, KataLayer, ServiceLayer};
 use super::raw::{
-    RawContainerd, RawDefaults, RawDocker, RawGroup, RawHost, RawKata, RawKubernetes, Section,
+    RawContainerd, RawDefaults, RawDocker, RawGroup, RawHost, RawKata, RawKubernetes, RawVerify,
+    Section,
 };
 use super::{Address, Desired, Host, Inventory, KubernetesSettings};
 use crate::diagnostic::{did_you_mean, Diagnostic, SourceFile};
@@ -190,6 +191,8 @@ impl Validator<'_> {
         let containerd: RawContainerd = self.section(get("containerd"));
         let docker: RawDocker = self.section(get("docker"));
         let kubernetes: RawKubernetes = self.section(get("kubernetes"));
+        let verify: RawVerify = self.section(get("verify"));
+        let verify = self.verify(&verify);
 
         let parallel = defaults
             .parallel
@@ -216,6 +219,7 @@ impl Validator<'_> {
                     .as_ref()
                     .map(|k| self.path(k.get_ref())),
             },
+            verify,
         }
     }
 
