@@ -235,15 +235,13 @@ impl Validator<'_> {
         };
         for (name, body) in table {
             let raw: RawGroup = self.section(Some(body));
-            let layers = Layers {
-                connection: ConnectionLayer::from_group(self, &raw),
-                kata: raw
-                    .kata
-                    .as_ref()
-                    .map(|k| KataLayer::from_raw(self, k))
-                    .unwrap_or_default(),
-                services: ServiceLayer::from_raw(raw.containerd.as_ref(), raw.docker.as_ref()),
-            };
+            let connection = ConnectionLayer::from_group(self, &raw);
+            let layers = self.layers(
+                connection,
+                raw.kata.as_ref(),
+                raw.containerd.as_ref(),
+                raw.docker.as_ref(),
+            );
             out.insert(name.get_ref().to_string(), layers);
         }
         out
@@ -307,15 +305,13 @@ impl Validator<'_> {
                     None => self.undefined_group(group, groups),
                 }
             }
-            let own = Layers {
-                connection: ConnectionLayer::from_host(self, &raw),
-                kata: raw
-                    .kata
-                    .as_ref()
-                    .map(|k| KataLayer::from_raw(self, k))
-                    .unwrap_or_default(),
-                services: ServiceLayer::from_raw(raw.containerd.as_ref(), raw.docker.as_ref()),
-            };
+            let connection = ConnectionLayer::from_host(self, &raw);
+            let own = self.layers(
+                connection,
+                raw.kata.as_ref(),
+                raw.containerd.as_ref(),
+                raw.docker.as_ref(),
+            );
             let Layers {
                 connection: conn,
                 kata,
@@ -348,6 +344,22 @@ impl Validator<'_> {
             });
         }
         hosts
+    }
+
+    fn layers(
+        &mut self,
+        connection: ConnectionLayer,
+        kata: Option<&RawKata>,
+        containerd: Option<&RawContainerd>,
+        docker: Option<&RawDocker>,
+    ) -> Layers {
+        Layers {
+            connection,
+            kata: kata
+                .map(|k| KataLayer::from_raw(self, k))
+                .unwrap_or_default(),
+            services: ServiceLayer::from_raw(containerd, docker),
+        }
     }
 
     /// Undefined groups are plain labels for `--limit @group`, unless the

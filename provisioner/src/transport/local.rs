@@ -26,7 +26,6 @@ impl Transport for LocalTransport {
         payload: Option<&Payload>,
         lines: Option<UnboundedSender<String>>,
     ) -> Result<ScriptOutput, TransportError> {
-        let host = self.settings.host.clone();
         let mut child = Command::new("sh")
             .arg("-c")
             .arg(bootstrap(script.len(), self.settings.become_))
@@ -36,39 +35,18 @@ impl Transport for LocalTransport {
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| TransportError::Spawn {
-                host: host.clone(),
+                host: self.settings.host.clone(),
                 reason: e.to_string(),
             })?;
-        let (stdin, stdout, stderr) =
-            (child.stdin.take(), child.stdout.take(), child.stderr.take());
-        let (Some(stdin), Some(stdout), Some(stderr)) = (stdin, stdout, stderr) else {
-            return Err(TransportError::Spawn {
-                host,
-                reason: "no pipes".into(),
-            });
-        };
-        let work = async {
-            let (out, err, _) = stream::drive(stdin, stdout, stderr, script, payload, lines).await;
-            let status = child.wait().await;
-            (out, err, status)
-        };
-        let limit = self.settings.step_timeout;
-        let (stdout, stderr, status) =
-            tokio::time::timeout(limit, work)
+        let pipes = (child.stdin.take(), child.stdout.take(), child.stderr.take());
+        let wait = async {
+            child
+                .wait()
                 .await
-                .map_err(|_| TransportError::Timeout {
-                    host: host.clone(),
-                    secs: limit.as_secs(),
-                })?;
-        let status = status.map_err(|e| TransportError::Io {
-            host,
-            reason: e.to_string(),
-        })?;
-        Ok(ScriptOutput {
-            stdout,
-            stderr,
-            exit_code: status.code(),
-        })
+                .map(|s| s.code())
+                .map_err(|e| e.to_string())
+        };
+        stream::complete(&self.settings, pipes, script, payload, lines, wait).await
     }
 
     async fn close(self: Box<Self>) {}

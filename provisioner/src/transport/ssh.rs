@@ -70,7 +70,6 @@ impl Transport for SshTransport {
         payload: Option<&Payload>,
         lines: Option<UnboundedSender<String>>,
     ) -> Result<ScriptOutput, TransportError> {
-        let host = self.settings.host.clone();
         let mut child = self
             .session
             .raw_command(bootstrap(script.len(), self.settings.become_))
@@ -80,42 +79,22 @@ impl Transport for SshTransport {
             .spawn()
             .await
             .map_err(|e| TransportError::Spawn {
-                host: host.clone(),
+                host: self.settings.host.clone(),
                 reason: error_chain(&e),
             })?;
-        let (stdin, stdout, stderr) = (
+        let pipes = (
             child.stdin().take(),
             child.stdout().take(),
             child.stderr().take(),
         );
-        let (Some(stdin), Some(stdout), Some(stderr)) = (stdin, stdout, stderr) else {
-            return Err(TransportError::Spawn {
-                host,
-                reason: "no pipes".into(),
-            });
-        };
-        let work = async {
-            let (out, err, _) = stream::drive(stdin, stdout, stderr, script, payload, lines).await;
-            let status = child.wait().await;
-            (out, err, status)
-        };
-        let limit = self.settings.step_timeout;
-        let (stdout, stderr, status) =
-            tokio::time::timeout(limit, work)
+        let wait = async move {
+            child
+                .wait()
                 .await
-                .map_err(|_| TransportError::Timeout {
-                    host: host.clone(),
-                    secs: limit.as_secs(),
-                })?;
-        let status = status.map_err(|e| TransportError::Io {
-            host,
-            reason: error_chain(&e),
-        })?;
-        Ok(ScriptOutput {
-            stdout,
-            stderr,
-            exit_code: status.code(),
-        })
+                .map(|s| s.code())
+                .map_err(|e| error_chain(&e))
+        };
+        stream::complete(&self.settings, pipes, script, payload, lines, wait).await
     }
 
     async fn close(self: Box<Self>) {

@@ -4,7 +4,50 @@
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::Payload;
+use super::{Payload, ScriptOutput, Settings, TransportError};
+
+/// Drives a started script to completion within the step timeout: feeds
+/// stdin, drains both outputs, then awaits `wait` for the exit code.
+pub async fn complete<I, O, E, W>(
+    settings: &Settings,
+    pipes: (Option<I>, Option<O>, Option<E>),
+    script: &str,
+    payload: Option<&Payload>,
+    lines: Option<UnboundedSender<String>>,
+    wait: W,
+) -> Result<ScriptOutput, TransportError>
+where
+    I: AsyncWrite + Unpin,
+    O: AsyncRead + Unpin,
+    E: AsyncRead + Unpin,
+    W: std::future::Future<Output = Result<Option<i32>, String>>,
+{
+    let host = settings.host.clone();
+    let (Some(stdin), Some(stdout), Some(stderr)) = pipes else {
+        return Err(TransportError::Spawn {
+            host,
+            reason: "no pipes".into(),
+        });
+    };
+    let work = async {
+        let (out, err, _) = drive(stdin, stdout, stderr, script, payload, lines).await;
+        (out, err, wait.await)
+    };
+    let limit = settings.step_timeout;
+    let (stdout, stderr, status) =
+        tokio::time::timeout(limit, work)
+            .await
+            .map_err(|_| TransportError::Timeout {
+                host: host.clone(),
+                secs: limit.as_secs(),
+            })?;
+    let exit_code = status.map_err(|reason| TransportError::Io { host, reason })?;
+    Ok(ScriptOutput {
+        stdout,
+        stderr,
+        exit_code,
+    })
+}
 
 /// Writes script then payload to stdin while collecting stdout (forwarding each
 /// line) and stderr. Returns (stdout, stderr); a stdin error is returned after

@@ -19,6 +19,20 @@ fn parse(text: &str) -> Result<DocumentMut, PlanError> {
         .map_err(|e| PlanError::Containerd(format!("cannot parse {}: {e}", super::MAIN_CONFIG)))
 }
 
+/// The user's config, or a new one with the schema `version` this containerd writes.
+fn parse_or_new(current: Option<&str>, version: i64) -> Result<DocumentMut, PlanError> {
+    match current {
+        Some(text) => parse(text),
+        None => {
+            let mut d = DocumentMut::new();
+            d.decor_mut()
+                .set_prefix("# Written by katafleet: no containerd config existed.\n");
+            d["version"] = value(version);
+            Ok(d)
+        }
+    }
+}
+
 /// The main config with katafleet's handlers set and stale ones it owns removed.
 /// A new file gets the schema `version` this containerd writes.
 pub fn with_runtimes(
@@ -28,16 +42,7 @@ pub fn with_runtimes(
     wanted: &[Handler],
     owned: &[String],
 ) -> Result<String, PlanError> {
-    let mut doc = match current {
-        Some(text) => parse(text)?,
-        None => {
-            let mut d = DocumentMut::new();
-            d.decor_mut()
-                .set_prefix("# Written by katafleet: no containerd config existed.\n");
-            d["version"] = value(new_version);
-            d
-        }
-    };
+    let mut doc = parse_or_new(current, new_version)?;
     let schema = match doc.get("version").and_then(Item::as_integer) {
         Some(v) => Schema::from_version(v),
         None if current.is_some() => Schema::V1,
@@ -69,16 +74,7 @@ pub fn with_runtimes(
 
 /// The main config with `path` added to its top-level `imports`.
 pub fn with_import(current: Option<&str>, path: &str) -> Result<String, PlanError> {
-    let mut doc = match current {
-        Some(text) => parse(text)?,
-        None => {
-            let mut d = DocumentMut::new();
-            d.decor_mut()
-                .set_prefix("# Written by katafleet: no containerd config existed.\n");
-            d["version"] = value(3);
-            d
-        }
-    };
+    let mut doc = parse_or_new(current, 3)?;
     let imports = doc
         .entry("imports")
         .or_insert(value(Array::new()))
