@@ -23,6 +23,10 @@ pub enum Command {
     Plan(RunArgs),
     /// Install Kata at the pinned version, wire it into containerd and Docker, and verify.
     Provision(RunArgs),
+    /// Is each host ready for Kata? Every check with what to do about it; changes nothing.
+    Check(commands::check::Opts),
+    /// What is on each host now: Kata, hypervisors, handlers the daemons see, drift, last provision.
+    Status(commands::status::Opts),
     /// Print RuntimeClass manifests or write a Compose override.
     #[command(subcommand)]
     Render(commands::render::RenderCommand),
@@ -51,12 +55,29 @@ pub struct RunArgs {
     /// Where per-host logs of this run go (default: ~/.local/state/katafleet/runs).
     #[arg(long, value_name = "DIR")]
     pub log_dir: Option<PathBuf>,
+    /// Roll out in waves of N hosts (default: every host at once).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub batch_size: Option<u16>,
+    /// Start no new wave once more than N hosts failed (default with --batch-size: 0).
+    #[arg(long, value_name = "N")]
+    pub max_failures: Option<usize>,
+}
+
+impl RunArgs {
+    pub fn rollout(&self) -> crate::rollout::Rollout {
+        crate::rollout::Rollout {
+            batch_size: self.batch_size.map(usize::from),
+            max_failures: self.max_failures.or(self.batch_size.map(|_| 0)),
+        }
+    }
 }
 
 /// Runs the command; returns the process exit code.
 pub async fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Render(command) => commands::render::run(command),
+        Command::Check(opts) => commands::check::run(opts).await,
+        Command::Status(opts) => commands::status::run(opts).await,
         Command::Plan(args) => commands::hosts::run(args, crate::pipeline::Mode::Plan).await,
         Command::Provision(args) => {
             commands::hosts::run(args, crate::pipeline::Mode::Provision).await

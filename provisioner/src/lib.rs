@@ -3,11 +3,13 @@
 
 pub mod apply;
 pub mod assets;
+pub mod captured;
 pub mod cli;
 pub mod commands;
 pub mod diagnostic;
 pub mod facts;
 pub mod fanout;
+pub mod inspect;
 pub mod inventory;
 pub mod kubernetes;
 pub mod manifest;
@@ -17,7 +19,9 @@ pub mod progress;
 pub mod readiness;
 pub mod release;
 pub mod report;
+pub mod rollout;
 pub mod runlog;
+pub mod status;
 pub mod templates;
 pub mod transport;
 pub mod verify;

@@ -326,6 +326,14 @@ impl HostReport {
         }
     }
 
+    /// A host a rollout never started, with the reason.
+    pub fn not_attempted(name: &str, reason: String) -> Self {
+        Self {
+            status: HostStatus::Skipped,
+            ..Self::failed(name, reason)
+        }
+    }
+
     fn failed(name: &str, error: String) -> Self {
         Self {
             name: name.to_string(),

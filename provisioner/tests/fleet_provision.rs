@@ -287,3 +287,58 @@ fn a_config_containerd_rejects_is_put_back_and_containerd_keeps_running() {
     assert_eq!(after, before, "file restored and containerd not restarted");
     fleet.sh_ok(0, "systemctl is-active containerd");
 }
+
+#[test]
+fn a_rolling_rollout_stops_after_the_first_failed_wave() {
+    let fleet = fleet_or_skip!(3);
+    fleet.sh_ok(
+        0,
+        "systemctl stop ssh.socket ssh.service 2>/dev/null; systemctl stop ssh; true",
+    );
+    let inv = fleet.inventory("", "");
+    let out = fleet.katafleet(&[
+        "provision",
+        inv.to_str().unwrap(),
+        "--force",
+        "--json",
+        "--batch-size",
+        "1",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let status: Vec<_> = json_hosts(&out)
+        .iter()
+        .map(|h| h["status"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(status, ["unreachable", "skipped", "skipped"]);
+    let skipped = &json_hosts(&out)[1];
+    assert!(
+        skipped["error"]
+            .as_str()
+            .unwrap()
+            .contains("rollout stopped after 1 failed host"),
+        "{skipped}"
+    );
+    for i in 1..3 {
+        assert_eq!(
+            fleet.sh(i, "test -e /opt/kata").status.code(),
+            Some(1),
+            "host {i} was touched"
+        );
+    }
+
+    let tolerant = fleet.katafleet(&[
+        "provision",
+        inv.to_str().unwrap(),
+        "--force",
+        "--json",
+        "--batch-size",
+        "1",
+        "--max-failures",
+        "1",
+    ]);
+    let status: Vec<_> = json_hosts(&tolerant)
+        .iter()
+        .map(|h| h["status"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(status, ["unreachable", "changed", "changed"]);
+}

@@ -46,7 +46,7 @@ pub async fn run(args: RunArgs, mode: Mode) -> anyhow::Result<i32> {
         log: log.clone(),
         progress,
     });
-    let reports = run.clone().all(hosts.clone()).await;
+    let reports = rolled_out(&run, &hosts, args.rollout()).await;
     // Dropping the last sender lets the progress display finish.
     drop(run);
     let _ = drawing.await;
@@ -66,6 +66,30 @@ pub async fn run(args: RunArgs, mode: Mode) -> anyhow::Result<i32> {
         eprintln!("logs: {}", log.dir.display());
     }
     Ok(report::exit_code(&reports).max(i32::from(!kube_ok)))
+}
+
+/// Runs the hosts wave by wave; hosts after a stop are reported, not touched.
+async fn rolled_out(
+    run: &Arc<Run>,
+    hosts: &[Host],
+    rollout: crate::rollout::Rollout,
+) -> Vec<HostReport> {
+    let mut reports: Vec<HostReport> = Vec::with_capacity(hosts.len());
+    for wave in rollout.waves(hosts.len()) {
+        let failures = reports.iter().filter(|r| r.status.is_failure()).count();
+        if !rollout.may_continue(failures) {
+            let reason =
+                format!("not attempted: the rollout stopped after {failures} failed host(s)");
+            reports.extend(
+                hosts[wave]
+                    .iter()
+                    .map(|h| HostReport::not_attempted(&h.name, reason.clone())),
+            );
+            continue;
+        }
+        reports.extend(run.clone().all(hosts[wave].to_vec()).await);
+    }
+    reports
 }
 
 /// Applies the RuntimeClasses, then labels the nodes whose hosts verified and
