@@ -342,3 +342,57 @@ fn a_rolling_rollout_stops_after_the_first_failed_wave() {
         .collect();
     assert_eq!(status, ["unreachable", "changed", "changed"]);
 }
+
+#[test]
+fn an_http_source_is_downloaded_once_for_the_whole_fleet_and_cached() {
+    let fleet = fleet_or_skip!(2);
+    let fixture = common::fixture();
+    let port = 18000 + (std::process::id() % 1000) as u16;
+    // A real HTTP server on the controller side (the hub namespace), as a
+    // stand-in for GitHub's release downloads, which this sandbox cannot reach.
+    let log = fleet.dir.path().join("http.log");
+    let mut server = std::process::Command::new(common::repo_root().join("vm-tests/fleet/fleet"))
+        .args([
+            "run",
+            &fleet.name,
+            "--",
+            "python3",
+            "-m",
+            "http.server",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--directory",
+        ])
+        .arg(&fixture.dir)
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    let inv = fleet.inventory("", "");
+    let text = std::fs::read_to_string(&inv).unwrap().replace(
+        &format!("{}/{{asset}}", fixture.dir.display()),
+        &format!("http://127.0.0.1:{port}/{{asset}}"),
+    );
+    std::fs::write(&inv, text).unwrap();
+    let out = fleet.katafleet(&["provision", inv.to_str().unwrap(), "--force", "--json"]);
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let requests = std::fs::read_to_string(&log).unwrap();
+    let gets = requests
+        .lines()
+        .filter(|l| l.contains("GET /") && l.contains(".tar.zst"))
+        .count();
+    assert_eq!(gets, 1, "one download for two hosts: {requests}");
+    let cached = fleet
+        .dir
+        .path()
+        .join("cache")
+        .join(&fixture.sha256)
+        .join("kata-static-4.2.0-amd64.tar.zst");
+    assert!(cached.is_file(), "cached by digest at {}", cached.display());
+    for i in 0..2 {
+        fleet.sh_ok(i, &format!("test -x {SHIM}"));
+    }
+}
