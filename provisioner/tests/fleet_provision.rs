@@ -109,6 +109,18 @@ fn provision_installs_wires_and_a_second_run_changes_nothing() {
 #[test]
 fn user_settings_and_comments_in_containerd_config_survive() {
     let fleet = fleet_or_skip!(1);
+    user_settings_survive(&fleet);
+}
+
+/// containerd 1.7 (Debian 13) is edited in place too, and must accept it.
+#[test]
+fn user_settings_survive_on_containerd_1_7() {
+    let fleet = fleet_or_skip!(1, "trixie");
+    assert!(fleet.sh_ok(0, "containerd --version").contains(" 1.7."));
+    user_settings_survive(&fleet);
+}
+
+fn user_settings_survive(fleet: &common::Fleet) {
     fleet.sh_ok(
         0,
         r#"containerd config default > /etc/containerd/config.toml &&
