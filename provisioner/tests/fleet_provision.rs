@@ -408,3 +408,49 @@ fn an_http_source_is_downloaded_once_for_the_whole_fleet_and_cached() {
         fleet.sh_ok(i, &format!("test -x {SHIM}"));
     }
 }
+
+#[test]
+fn an_upgrade_swaps_the_release_and_keeps_the_wiring() {
+    let fleet = fleet_or_skip!(1);
+    let inv = fleet.inventory("", "");
+    let out = fleet.katafleet(&["provision", inv.to_str().unwrap(), "--force"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let config_before = fleet.sh_ok(0, "cat /etc/containerd/config.toml");
+
+    let newer = common::build_fixture_version("upgrade", "4.3.0", &[]);
+    let fixture = common::fixture();
+    let text = std::fs::read_to_string(&inv)
+        .unwrap()
+        .replace("version = \"4.2.0\"", "version = \"4.3.0\"")
+        .replace(fixture.sha256.as_str(), &newer.sha256)
+        .replace(fixture.dir.to_str().unwrap(), newer.dir.to_str().unwrap());
+    std::fs::write(&inv, text).unwrap();
+    let plan = fleet.katafleet(&["plan", inv.to_str().unwrap(), "--force"]);
+    assert!(
+        stdout(&plan).contains("replace Kata 4.2.0 with kata-static-4.3.0-amd64.tar.zst"),
+        "{}",
+        stdout(&plan)
+    );
+    let out = fleet.katafleet(&["provision", inv.to_str().unwrap(), "--force", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(fleet
+        .sh_ok(0, "cat /opt/kata/.katafleet-release")
+        .contains("version=4.3.0"));
+    fleet.sh_ok(
+        0,
+        "test -f /opt/kata/share/defaults/kata-containers/runtime-rs/config.d/50-katafleet.toml",
+    );
+    assert_eq!(
+        fleet.sh_ok(0, "cat /etc/containerd/config.toml"),
+        config_before,
+        "the wiring did not need to change"
+    );
+    assert_eq!(
+        fleet
+            .sh(0, "ls -d /opt/.katafleet-stage.* 2>/dev/null")
+            .stdout
+            .len(),
+        0,
+        "no staging left behind"
+    );
+}

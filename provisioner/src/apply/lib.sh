@@ -93,13 +93,14 @@ kf_install() {
         rm -rf "$kf_stage"; kf_report "$kf_id" failed "the release has no executable $kf_shim; nothing was installed"; return 1
     fi
     printf '%s' "$kf_marker" | base64 -d >"$kf_stage/root/opt/kata/.katafleet-release"
-    if [ -d /opt/kata ]; then
-        if [ "$kf_foreign" = 1 ] && [ ! -e /opt/kata.katafleet-orig ]; then
-            mv /opt/kata /opt/kata.katafleet-orig
-        else
-            mv /opt/kata "$kf_stage/previous"
-        fi
+    kf_aside="$kf_stage/previous"
+    if [ "$kf_foreign" = 1 ] && [ ! -e /opt/kata.katafleet-orig ]; then kf_aside=/opt/kata.katafleet-orig; fi
+    if [ -d /opt/kata ] && ! mv /opt/kata "$kf_aside"; then
+        rm -rf "$kf_stage"; kf_report "$kf_id" failed "cannot move the old /opt/kata aside; nothing changed"; return 1
     fi
-    mv "$kf_stage/root/opt/kata" /opt/kata
+    if ! mv "$kf_stage/root/opt/kata" /opt/kata; then
+        [ -d "$kf_aside" ] && mv "$kf_aside" /opt/kata
+        rm -rf "$kf_stage"; kf_report "$kf_id" failed "cannot move the new release into /opt/kata; the old one is back"; return 1
+    fi
     rm -rf "$kf_stage"
 }

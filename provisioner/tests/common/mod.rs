@@ -179,11 +179,16 @@ pub fn fixture() -> &'static Fixture {
 
 /// A fixture built with extra builder flags (e.g. `--evil`), in its own directory.
 pub fn build_fixture(tag: &str, flags: &[&str]) -> Fixture {
+    build_fixture_version(tag, VERSION, flags)
+}
+
+/// A fixture of another release version, for upgrade tests.
+pub fn build_fixture_version(tag: &str, version: &str, flags: &[&str]) -> Fixture {
     let dir = std::env::temp_dir().join(format!("katafleet-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let out = Command::new(repo_root().join("vm-tests/fleet/make-fixture-tarball"))
-        .arg(dir.join(format!("kata-static-{VERSION}-amd64.tar.zst")))
-        .arg(VERSION)
+        .arg(dir.join(format!("kata-static-{version}-amd64.tar.zst")))
+        .arg(version)
         .args(flags)
         .output()
         .expect("build the fixture tarball");
