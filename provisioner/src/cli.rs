@@ -27,6 +27,8 @@ pub enum Command {
     Check(commands::check::Opts),
     /// What is on each host now: Kata, hypervisors, handlers the daemons see, drift, last provision.
     Status(commands::status::Opts),
+    /// Prove a container really runs in a VM on each host (check tool, a container per handler, its VMM; --bench).
+    Verify(commands::verify::Opts),
     /// Print RuntimeClass manifests or write a Compose override.
     #[command(subcommand)]
     Render(commands::render::RenderCommand),
@@ -78,6 +80,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Render(command) => commands::render::run(command),
         Command::Check(opts) => commands::check::run(opts).await,
         Command::Status(opts) => commands::status::run(opts).await,
+        Command::Verify(opts) => commands::verify::run(opts).await,
         Command::Plan(args) => commands::hosts::run(args, crate::pipeline::Mode::Plan).await,
         Command::Provision(args) => {
             commands::hosts::run(args, crate::pipeline::Mode::Provision).await

@@ -16,6 +16,7 @@ pub mod manifest;
 pub mod pipeline;
 pub mod plan;
 pub mod progress;
+pub mod proof;
 pub mod readiness;
 pub mod release;
 pub mod report;

@@ -5,10 +5,17 @@ use serde::Serialize;
 
 use crate::facts::{HostFacts, KvmDevice};
 
+mod host;
+mod install;
+
+pub use install::{assess_install, check};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Pass,
+    /// Worth knowing, nothing to fix (e.g. Docker is not installed).
+    Info,
     Warn,
     Fail,
 }
@@ -75,7 +82,7 @@ pub fn assess(facts: &HostFacts) -> Readiness {
             "kvm-device",
             Status::Fail,
             format!("/dev/kvm cannot be opened read-write ({mode})"),
-            Some("check the device's permissions and add the runtime's user to the `kvm` group"),
+            Some("Permission denied: add the user that runs the runtime to the `kvm` group (usermod -aG kvm USER) and make /dev/kvm mode 660, group kvm"),
         ),
         KvmDevice::Missing => add(
             "kvm-device",
@@ -129,6 +136,13 @@ pub fn assess(facts: &HostFacts) -> Readiness {
                 "kernel",
                 Status::Warn,
                 format!("kernel {} is older than 4.15", facts.kernel),
+                Some("upgrade the host kernel to 4.15 or later (vhost_vsock needs it)"),
+            );
+        } else {
+            add(
+                "kernel",
+                Status::Pass,
+                format!("kernel {}", facts.kernel),
                 None,
             );
         }
@@ -141,9 +155,17 @@ pub fn assess(facts: &HostFacts) -> Readiness {
                 "{} MiB of memory; 4 GiB or more is recommended",
                 facts.mem_kib / 1024
             ),
+            Some("give the host more memory, or lower default_memory_mib in [kata]"),
+        );
+    } else if facts.mem_kib > 0 {
+        add(
+            "memory",
+            Status::Pass,
+            format!("{} MiB of memory", facts.mem_kib / 1024),
             None,
         );
     }
+    host::assess(facts, &mut r.findings);
     r
 }
 
@@ -164,7 +186,15 @@ mod tests {
             },
             kernel: "6.1.0-18-amd64".into(),
             mem_kib: 16 * 1024 * 1024,
-            modules: ["vhost_vsock".to_string()].into(),
+            modules: ["kvm", "kvm_intel", "vhost", "vhost_net", "vhost_vsock"]
+                .map(String::from)
+                .into(),
+            kvm_group: Some(Vec::new()),
+            containerd: Some(crate::facts::ContainerdFacts {
+                version_text: "containerd containerd.io 1.7.27".into(),
+                active: true,
+                ..Default::default()
+            }),
             ..HostFacts::default()
         }
     }
@@ -205,7 +235,8 @@ mod tests {
     #[test]
     fn missing_vhost_vsock_and_vmware_conflict_are_warnings() {
         let mut f = ready_host();
-        f.modules = ["vmw_vsock_vmci_transport".to_string()].into();
+        f.modules.remove("vhost_vsock");
+        f.modules.insert("vmw_vsock_vmci_transport".into());
         let r = assess(&f);
         assert!(r.is_ready());
         let warned: Vec<_> = r

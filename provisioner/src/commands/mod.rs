@@ -1,4 +1,8 @@
 //! One module per command family.
 
+pub mod check;
+pub mod common;
 pub mod hosts;
 pub mod render;
+pub mod status;
+pub mod verify;

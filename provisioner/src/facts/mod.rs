@@ -1,5 +1,6 @@
 //! Host facts: one read-only probe script per host, parsed into types.
 
+mod installed;
 pub(crate) mod parse;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -9,6 +10,7 @@ use serde::Serialize;
 use crate::manifest::Manifest;
 use crate::release::{Arch, Runtime, Version};
 
+pub use installed::{KataTree, LastProvision, PATH_TOOLS};
 pub use parse::{parse, ParseError};
 
 pub const CONTAINERD_CONFIG: &str = "/etc/containerd/config.toml";
@@ -35,11 +37,23 @@ pub struct HostFacts {
     pub systemd: Option<String>,
     pub tools: BTreeSet<String>,
     pub selinux: Option<String>,
+    /// Whether a `kvm` group exists, and its members.
+    pub kvm_group: Option<Vec<String>>,
+    /// The kata-containers version dnf offers (asked for only with method = "package").
+    pub dnf_kata: Option<String>,
+    /// The installed kata-containers rpm's version.
+    pub rpm_kata: Option<String>,
     pub containerd: Option<ContainerdFacts>,
     pub docker: Option<DockerFacts>,
     pub kata_dir: bool,
     pub kata: Option<InstalledKata>,
     pub manifest: Manifest,
+    /// What /opt/kata holds now, and which Kata tools are on PATH.
+    pub kata_tree: KataTree,
+    /// Current sha256 of each file the manifest records (None: it is gone).
+    pub managed_digests: BTreeMap<String, Option<String>>,
+    /// When katafleet last changed this host, and which version did.
+    pub last_provision: Option<LastProvision>,
     /// Contents of the extra files asked for; absent files are missing keys.
     pub files: BTreeMap<String, String>,
 }

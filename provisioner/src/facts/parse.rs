@@ -61,6 +61,9 @@ pub fn parse(output: &str) -> Result<HostFacts, ParseError> {
         tools: words("tools"),
         selinux: get("selinux").map(String::from),
         kata_dir: get("kata_dir").is_some(),
+        kvm_group: get("kvm_group").map(group_members),
+        dnf_kata: get("dnf_kata").map(String::from),
+        rpm_kata: get("rpm_kata").map(String::from),
         ..HostFacts::default()
     };
     facts.arch = Arch::from_uname(&facts.machine);
@@ -82,6 +85,7 @@ pub fn parse(output: &str) -> Result<HostFacts, ParseError> {
         });
     }
     facts.kata = blocks.get("kata-marker").and_then(|t| marker(t));
+    super::installed::fill(&mut facts, &kv, &blocks);
     if let Some(json) = blocks.get("manifest") {
         facts.manifest =
             Manifest::from_json(json).map_err(|e| ParseError::Manifest(e.to_string()))?;
@@ -147,6 +151,19 @@ fn os_info(text: &str) -> OsInfo {
         version_id: field("VERSION_ID"),
         pretty_name: field("PRETTY_NAME"),
     }
+}
+
+/// Members of a `getent group` line: `kvm:x:108:alice,bob`.
+fn group_members(line: &str) -> Vec<String> {
+    line.splitn(4, ':')
+        .nth(3)
+        .map(|m| {
+            m.split(',')
+                .filter(|u| !u.is_empty())
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn kvm(open: Option<&str>, mode: Option<&str>) -> KvmDevice {

@@ -152,6 +152,18 @@ fn docker_and_extra_files_are_read() {
 }
 
 #[test]
+fn kvm_group_members_and_dnf_version() {
+    let f = with(&[("kvm_group", "kvm:x:993:alice,bob"), ("dnf_kata", "3.7.0")]);
+    assert_eq!(
+        f.kvm_group,
+        Some(vec!["alice".to_string(), "bob".to_string()])
+    );
+    assert_eq!(f.dnf_kata.as_deref(), Some("3.7.0"));
+    let real = parse(NSPAWN).unwrap();
+    assert!(real.dnf_kata.is_none());
+}
+
+#[test]
 fn cut_off_or_foreign_output_is_an_error() {
     assert!(matches!(parse("hello"), Err(ParseError::NoMarker)));
     let cut = &NSPAWN[..NSPAWN.len() / 2];

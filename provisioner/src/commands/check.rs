@@ -1,0 +1,136 @@
+//! `katafleet check INVENTORY`: is each host ready for Kata? Reads only.
+
+use std::fmt::Write as _;
+
+use async_trait::async_trait;
+use clap::Args;
+use serde::Serialize;
+
+use super::common::{self, HostArgs};
+use crate::fanout::HostCtx;
+use crate::inspect::{self, HostResult, Inspect, Inspected, Inspection, Verdict};
+use crate::inventory::Host;
+use crate::readiness::{self, Finding, Status};
+use crate::transport::Transport;
+
+#[derive(Debug, Args)]
+pub struct Opts {
+    #[command(flatten)]
+    pub hosts: HostArgs,
+}
+
+/// Per host: whether it is ready, and every finding with its fix.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckDetail {
+    pub ready: bool,
+    pub findings: Vec<Finding>,
+}
+
+struct Check;
+
+#[async_trait]
+impl Inspection for Check {
+    type Detail = CheckDetail;
+
+    async fn inspect(
+        &self,
+        t: &dyn Transport,
+        host: &Host,
+        ctx: &HostCtx,
+    ) -> Inspected<CheckDetail> {
+        ctx.stage("gathering facts");
+        let facts = match crate::pipeline::gather(t, &host.desired, &ctx.log).await {
+            Ok(f) => f,
+            Err(e) => return Inspected::error("", e),
+        };
+        let r = readiness::check(&facts, &host.desired);
+        ctx.log.section(
+            "check",
+            &serde_json::to_string_pretty(&r).unwrap_or_default(),
+        );
+        let ready = r.is_ready();
+        Inspected {
+            os: facts.os.pretty_name.clone(),
+            verdict: if ready { Verdict::Pass } else { Verdict::Fail },
+            error: None,
+            detail: Some(CheckDetail {
+                ready,
+                findings: r.findings,
+            }),
+        }
+    }
+}
+
+pub async fn run(opts: Opts) -> anyhow::Result<i32> {
+    let session = match common::open(&opts.hosts)? {
+        Ok(s) => s,
+        Err(code) => return Ok(code),
+    };
+    let results = session.run(Inspect(Check)).await;
+    if opts.hosts.json {
+        println!("{}", inspect::json(&results));
+    } else {
+        print!("{}", render(&results));
+        eprintln!("logs: {}", session.log.dir.display());
+    }
+    Ok(inspect::exit_code(&results))
+}
+
+/// Every host's findings (fixes under the ones that need them), then the table.
+pub fn render(results: &[HostResult<CheckDetail>]) -> String {
+    let mut out = String::new();
+    for r in results {
+        let _ = writeln!(out, "== {} ({}) ==", r.name, inspect::cell(&r.os));
+        if let Some(e) = &r.error {
+            let _ = writeln!(out, "  {}: {e}", r.status.word());
+        }
+        for f in r.detail.iter().flat_map(|d| &d.findings) {
+            let _ = writeln!(
+                out,
+                "  {:<4}  {:<20}  {}",
+                word(f.status),
+                f.check,
+                f.detail
+            );
+            if let Some(fix) = f.fix.as_ref().filter(|_| f.status != Status::Pass) {
+                let _ = writeln!(out, "  {:<4}  {:<20}  fix: {fix}", "", "");
+            }
+        }
+        out.push('\n');
+    }
+    let rows: Vec<Vec<String>> = results
+        .iter()
+        .map(|r| {
+            let count = |s| {
+                r.detail
+                    .as_ref()
+                    .map_or(0, |d| d.findings.iter().filter(|f| f.status == s).count())
+            };
+            vec![
+                r.name.clone(),
+                inspect::cell(&r.os),
+                match (&r.detail, r.status) {
+                    (Some(d), _) if d.ready => "yes".into(),
+                    (Some(_), _) => "no".into(),
+                    (None, status) => status.word().into(),
+                },
+                count(Status::Fail).to_string(),
+                count(Status::Warn).to_string(),
+            ]
+        })
+        .collect();
+    out.push_str(&inspect::table(
+        &["HOST", "OS", "READY", "FAILED", "WARNINGS"],
+        &rows,
+    ));
+    out
+}
+
+fn word(s: Status) -> &'static str {
+    match s {
+        Status::Pass => "ok",
+        Status::Info => "info",
+        Status::Warn => "warn",
+        Status::Fail => "FAIL",
+    }
+}

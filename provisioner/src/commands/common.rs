@@ -1,0 +1,89 @@
+//! What every host command does around its own work: read the inventory,
+//! pick the hosts, open the run's log directory, run the job on every host
+//! through the fan-out with progress on stderr.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Args;
+
+use crate::fanout::{Fanout, HostJob};
+use crate::inventory::{self, Host, Inventory, InventoryError};
+use crate::{progress, runlog};
+
+/// Exit code for usage and inventory errors.
+pub const USAGE_ERROR: i32 = 2;
+
+/// Options of the commands that only look at hosts.
+#[derive(Debug, Args)]
+pub struct HostArgs {
+    /// The inventory file (TOML).
+    pub inventory: PathBuf,
+    /// Only these hosts: names, globs or @group, comma-separated.
+    #[arg(long, value_name = "PATTERN")]
+    pub limit: Option<String>,
+    /// How many hosts to work on at once (overrides [defaults] parallel).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub parallel: Option<u16>,
+    /// Print one JSON document instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Where per-host logs of this run go (default: ~/.local/state/katafleet/runs).
+    #[arg(long, value_name = "DIR")]
+    pub log_dir: Option<PathBuf>,
+}
+
+/// A loaded inventory, the selected hosts and this run's log directory.
+pub struct Session {
+    pub inventory: Inventory,
+    pub hosts: Vec<Host>,
+    pub log: runlog::RunLog,
+    parallel: usize,
+}
+
+/// Loads the inventory and selects hosts. A usage or inventory error is
+/// printed and returned as the exit code.
+pub fn open(args: &HostArgs) -> anyhow::Result<Result<Session, i32>> {
+    let inventory = match inventory::load(&args.inventory) {
+        Ok(inv) => inv,
+        Err(e @ (InventoryError::Invalid { .. } | InventoryError::Read { .. })) => {
+            eprintln!("{e}");
+            return Ok(Err(USAGE_ERROR));
+        }
+    };
+    let hosts = match inventory::select(&inventory.hosts, args.limit.as_deref()) {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(Err(USAGE_ERROR));
+        }
+    };
+    let log = runlog::RunLog::create(&args.log_dir.clone().unwrap_or_else(runlog::default_dir))
+        .context("cannot create the run's log directory")?;
+    let parallel = args.parallel.map_or(inventory.parallel, usize::from);
+    Ok(Ok(Session {
+        inventory,
+        hosts,
+        log,
+        parallel,
+    }))
+}
+
+impl Session {
+    /// Runs `job` on every selected host; reports come back in inventory order.
+    pub async fn run<J: HostJob>(&self, job: J) -> Vec<J::Report> {
+        let names: Vec<String> = self.hosts.iter().map(|h| h.name.clone()).collect();
+        let (progress, drawing) = progress::start(&names, false);
+        let fanout = Fanout {
+            parallel: self.parallel,
+            log: self.log.clone(),
+            progress,
+        };
+        let reports = fanout.each(Arc::new(job), self.hosts.clone()).await;
+        // The last sender goes with the fan-out; then the display can finish.
+        drop(fanout);
+        let _ = drawing.await;
+        reports
+    }
+}
