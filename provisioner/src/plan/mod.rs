@@ -221,7 +221,7 @@ pub fn plan(facts: &HostFacts, desired: &Desired, opts: PlanOptions) -> Result<P
 
 impl Plan {
     /// Adds a file write, with its diff and a manifest record.
-    fn write_file(
+    pub(crate) fn write_file(
         &mut self,
         facts: &HostFacts,
         path: &str,
@@ -241,7 +241,7 @@ impl Plan {
 
     /// The write needed to make `path` hold `content`, recording ownership;
     /// None (and a no-op) when it already does.
-    fn file_write(
+    pub(crate) fn file_write(
         &mut self,
         facts: &HostFacts,
         path: &str,
