@@ -29,6 +29,8 @@ pub enum Command {
     Status(commands::status::Opts),
     /// Prove a container really runs in a VM on each host (check tool, a container per handler, its VMM; --bench).
     Verify(commands::verify::Opts),
+    /// Turn Kata debug logging on or off (a config drop-in; --containerd for containerd's too).
+    Debug(commands::debug::Opts),
     /// Print RuntimeClass manifests or write a Compose override.
     #[command(subcommand)]
     Render(commands::render::RenderCommand),
@@ -81,6 +83,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Check(opts) => commands::check::run(opts).await,
         Command::Status(opts) => commands::status::run(opts).await,
         Command::Verify(opts) => commands::verify::run(opts).await,
+        Command::Debug(opts) => commands::debug::run(opts).await,
         Command::Plan(args) => commands::hosts::run(args, crate::pipeline::Mode::Plan).await,
         Command::Provision(args) => {
             commands::hosts::run(args, crate::pipeline::Mode::Provision).await

@@ -6,6 +6,7 @@ pub mod assets;
 pub mod captured;
 pub mod cli;
 pub mod commands;
+pub mod debugging;
 pub mod diagnostic;
 pub mod facts;
 pub mod fanout;

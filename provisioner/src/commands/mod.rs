@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod common;
+pub mod debug;
 pub mod hosts;
 pub mod render;
 pub mod status;
