@@ -347,7 +347,13 @@ pub fn render(results: &[HostResult<Proof>]) -> String {
                 },
                 failed.map_or_else(|| "-".into(), |s| s.name.clone()),
                 failed
-                    .map(|s| s.detail.clone())
+                    .map(|s| {
+                        s.detail
+                            .split("; also: ")
+                            .next()
+                            .unwrap_or_default()
+                            .to_string()
+                    })
                     .or_else(|| {
                         (r.status != Verdict::Pass).then(|| r.error.clone().unwrap_or_default())
                     })

@@ -6,6 +6,7 @@ use base64::Engine;
 use super::*;
 use crate::captured;
 use crate::facts::{ContainerdFacts, KataTree};
+use crate::inventory::Desired;
 
 fn fixture(name: &str) -> String {
     let path = format!(
