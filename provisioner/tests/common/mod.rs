@@ -111,6 +111,19 @@ impl Fleet {
         cmd.output().expect("run katafleet")
     }
 
+    /// Runs a katafleet command that fetches no release (check, status,
+    /// verify, debug): only `--log-dir` is added.
+    pub fn katafleet_look(&self, args: &[&str]) -> Output {
+        let bin = env!("CARGO_BIN_EXE_katafleet");
+        let log_dir = self.dir.path().join("logs");
+        Command::new(harness())
+            .args(["run", &self.name, "--", bin])
+            .args(args)
+            .args(["--log-dir", log_dir.to_str().unwrap()])
+            .output()
+            .expect("run katafleet")
+    }
+
     /// Runs a shell command as root inside host `i` (0-based).
     pub fn sh(&self, i: usize, script: &str) -> Output {
         Command::new(harness())
