@@ -68,7 +68,7 @@ pub fn assess(facts: &HostFacts) -> Readiness {
             "cpu-virtualization",
             Status::Fail,
             "hardware virtualization not available (no vmx/svm CPU flag)".into(),
-            Some("enable VT-x/AMD-V in the firmware, or nested virtualisation on the hypervisor host"),
+            Some("Hardware virtualization not available: enable VT-x/AMD-V in the BIOS, or nested virtualisation on the hypervisor host"),
         ),
     }
     match &facts.kvm {
