@@ -84,16 +84,18 @@ pub fn render(results: &[HostResult<CheckDetail>]) -> String {
         if let Some(e) = &r.error {
             let _ = writeln!(out, "  {}: {e}", r.status.word());
         }
-        for f in r.detail.iter().flat_map(|d| &d.findings) {
+        let findings: Vec<&Finding> = r.detail.iter().flat_map(|d| &d.findings).collect();
+        let w = findings.iter().map(|f| f.check.len()).max().unwrap_or(0);
+        for f in findings {
             let _ = writeln!(
                 out,
-                "  {:<4}  {:<20}  {}",
+                "  {:<4}  {:<w$}  {}",
                 word(f.status),
                 f.check,
                 f.detail
             );
             if let Some(fix) = f.fix.as_ref().filter(|_| f.status != Status::Pass) {
-                let _ = writeln!(out, "  {:<4}  {:<20}  fix: {fix}", "", "");
+                let _ = writeln!(out, "  {:<4}  {:<w$}  fix: {fix}", "", "");
             }
         }
         out.push('\n');

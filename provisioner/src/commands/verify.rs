@@ -166,13 +166,7 @@ impl Verify {
                 None => {
                     match proof::bench::compare(target.client.name(), &target.handler, &stdout) {
                         Ok(b) => {
-                            proof.steps.push(Step::pass(
-                                "bench",
-                                format!(
-                                    "runc median {:.3}s p90 {:.3}s; Kata median {:.3}s p90 {:.3}s; Kata/runc {}x",
-                                    b.runc.median_secs, b.runc.p90_secs, b.kata.median_secs, b.kata.p90_secs, b.ratio
-                                ),
-                            ));
+                            proof.steps.push(Step::pass("bench", b.summary()));
                             proof.bench = Some(b);
                         }
                         Err(e) => proof.steps.push(Step::fail(
@@ -318,13 +312,6 @@ pub fn render(results: &[HostResult<Proof>]) -> String {
                 );
             }
         }
-        if let Some(b) = &p.bench {
-            let _ = writeln!(
-                out,
-                "  bench ({}/{}, {} runs): runc {:.3}s median, {:.3}s p90; Kata {:.3}s median, {:.3}s p90; {}x",
-                b.client, b.handler, b.kata.runs, b.runc.median_secs, b.runc.p90_secs, b.kata.median_secs, b.kata.p90_secs, b.ratio
-            );
-        }
         if let Some(logs) = &p.logs {
             let _ = writeln!(out, "  Kata and daemon logs: {logs}");
         }
@@ -367,3 +354,6 @@ pub fn render(results: &[HostResult<Proof>]) -> String {
     ));
     out
 }
+
+#[cfg(test)]
+mod tests;

@@ -20,6 +20,23 @@ pub struct Bench {
     pub ratio: f64,
 }
 
+impl Bench {
+    /// One line: both runtimes' median and p90, and the ratio.
+    pub fn summary(&self) -> String {
+        format!(
+            "{}/{}, {} runs each: runc {:.3}s median, {:.3}s p90; Kata {:.3}s median, {:.3}s p90; Kata/runc {}x",
+            self.client,
+            self.handler,
+            self.kata.runs,
+            self.runc.median_secs,
+            self.runc.p90_secs,
+            self.kata.median_secs,
+            self.kata.p90_secs,
+            self.ratio
+        )
+    }
+}
+
 /// Median (mean of the middle two for an even count) and nearest-rank p90.
 pub fn timing(samples: &[f64]) -> Option<Timing> {
     if samples.is_empty() {

@@ -40,8 +40,15 @@ pub fn host_check(facts: &HostFacts, desired: &Desired, out: &Output) -> Step {
         run.output.trim_end()
     );
     if run.ok() {
+        // kata-runtime ends with "System can currently create Kata Containers";
+        // kata-ctl says nothing more than its INFO lines on success.
         let last = last_line(&run.output);
-        return Step::pass(NAME, format!("{tool}: {last}")).with_evidence(evidence);
+        let detail = if last.contains("Kata Containers") {
+            format!("{tool}: {last}")
+        } else {
+            format!("{tool} found nothing that stops Kata (exit 0)")
+        };
+        return Step::pass(NAME, detail).with_evidence(evidence);
     }
     if run.exit == 127
         || run.output.contains("not found")

@@ -212,10 +212,7 @@ fn the_check_tools_verdict_with_its_output_as_evidence() {
         &check_block(0, &fixture("kata-ctl-check-ok.txt")),
     );
     assert_eq!(ok.status, StepStatus::Pass);
-    assert_eq!(
-        ok.detail,
-        "kata-ctl: Nov 30 10:12:01.417 INFO check if kvm is usable: x86_64"
-    );
+    assert_eq!(ok.detail, "kata-ctl found nothing that stops Kata (exit 0)");
 }
 
 #[test]
