@@ -28,6 +28,7 @@ pub fn assess_install(facts: &HostFacts, desired: &Desired) -> Vec<Finding> {
         })
     };
     let kata = &desired.kata;
+    kvm_users(facts, &kata.kvm_users, &mut add);
     if kata.method == InstallMethod::Package {
         on_path(facts, "containerd-shim-kata-v2", "/usr/bin", &mut add);
         return out;
@@ -161,6 +162,40 @@ fn hypervisor(facts: &HostFacts, runtime: Runtime, hv: Hypervisor, arch: Arch, a
         None => "Dragonball is built into the runtime-rs shim".to_string(),
     };
     add("hypervisor", Status::Pass, detail, None);
+}
+
+/// The inventory's `kvm_users` must be in the `kvm` group to open /dev/kvm.
+fn kvm_users(facts: &HostFacts, users: &[String], add: &mut Add) {
+    let members = facts.kvm_group.clone().unwrap_or_default();
+    let missing: Vec<&str> = users
+        .iter()
+        .filter(|u| !members.contains(u))
+        .map(String::as_str)
+        .collect();
+    if users.is_empty() {
+        return;
+    }
+    if missing.is_empty() {
+        add(
+            "kvm-users",
+            Status::Pass,
+            format!("in the `kvm` group: {}", users.join(", ")),
+            None,
+        );
+    } else {
+        add(
+            "kvm-users",
+            Status::Warn,
+            format!(
+                "not in the `kvm` group, so /dev/kvm gives them Permission denied: {}",
+                missing.join(", ")
+            ),
+            Some(format!(
+                "provision adds them (kvm_users); by hand: usermod -aG kvm {}",
+                missing.join(" ")
+            )),
+        );
+    }
 }
 
 /// A tool that is installed but that a shell (or containerd) cannot find.

@@ -137,6 +137,28 @@ fn kata_runtime_command_not_found_gets_the_symlink_fix() {
 }
 
 #[test]
+fn kvm_users_outside_the_kvm_group_are_named() {
+    let mut desired = Desired::sample();
+    desired.kata.kvm_users = vec!["ops".into(), "ci".into()];
+    let mut f = facts(rust_tree());
+    f.kvm_group = Some(vec!["ops".into()]);
+    let all = assess_install(&f, &desired);
+    let k = by_check(&all, "kvm-users");
+    assert_eq!(k[0].status, Status::Warn);
+    assert!(
+        k[0].detail.ends_with("Permission denied: ci"),
+        "{}",
+        k[0].detail
+    );
+    assert!(k[0].fix.as_deref().unwrap().ends_with("usermod -aG kvm ci"));
+    f.kvm_group = Some(vec!["ops".into(), "ci".into()]);
+    assert_eq!(
+        by_check(&assess_install(&f, &desired), "kvm-users")[0].status,
+        Status::Pass
+    );
+}
+
+#[test]
 fn the_wrong_runtime_for_the_tree_is_a_failure() {
     let mut desired = Desired::sample();
     desired.kata.runtime = Runtime::Go;
