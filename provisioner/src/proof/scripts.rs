@@ -170,7 +170,7 @@ pub fn container(t: &Target, image: &str) -> String {
             };
             (
                 format!(
-                    "{bin} run -d --name \"$kf_id\" --runtime {} \"$KF_IMAGE\" sleep 600",
+                    "{bin} run -d --network none --name \"$kf_id\" --runtime {} \"$KF_IMAGE\" sleep 600",
                     q(&runtime)
                 ),
                 format!("{bin} exec \"$kf_id\" sh -c {inside}"),
@@ -214,8 +214,8 @@ pub fn bench(t: &Target, image: &str, runs: u32) -> String {
             )
         }
         Client::Nerdctl => (
-            format!("nerdctl -n {NAMESPACE} run --rm \"$KF_IMAGE\" true"),
-            format!("nerdctl -n {NAMESPACE} run --rm --runtime io.containerd.kata.v2 \"$KF_IMAGE\" true"),
+            format!("nerdctl -n {NAMESPACE} run --rm --network none \"$KF_IMAGE\" true"),
+            format!("nerdctl -n {NAMESPACE} run --rm --network none --runtime io.containerd.kata.v2 \"$KF_IMAGE\" true"),
         ),
         Client::Docker => (
             "docker run --rm --network none --runtime runc \"$KF_IMAGE\" true".to_string(),
@@ -274,7 +274,7 @@ mod tests {
         assert!(s.contains("kf_block ps ps -eo pid=,ppid=,args="), "{s}");
         let d = container(&target(Client::Docker), "busybox");
         assert!(
-            d.contains("docker run -d --name \"$kf_id\" --runtime 'kata'"),
+            d.contains("docker run -d --network none --name \"$kf_id\" --runtime 'kata'"),
             "{d}"
         );
     }
