@@ -11,6 +11,8 @@ pub enum VerifyError {
     Plan(#[from] plan::PlanError),
     #[error("still differs from the inventory after apply: {0}")]
     Pending(String),
+    #[error("containerd's CRI plugin failed to load with the new configuration (`ctr plugins ls` says error); Kubernetes cannot start pods here")]
+    CriBroken,
     #[error("containerd's effective config (`containerd config dump`) has no runtime `{0}`")]
     NotInDump(String),
 }
@@ -27,6 +29,9 @@ pub fn after_apply(
     }
     if let Some(c) = facts.containerd.as_ref().filter(|_| desired.containerd) {
         let cri_off = c.config.as_deref().is_some_and(plan::cri_disabled);
+        if !cri_off && c.cri_plugin.as_deref() == Some("error") {
+            return Err(VerifyError::CriBroken);
+        }
         if let Some(dump) = c.dump.as_deref().filter(|_| !cri_off) {
             for handler in &facts.manifest.containerd_handlers {
                 if !plan::effective_has_runtime(dump, handler) {

@@ -454,3 +454,27 @@ fn an_upgrade_swaps_the_release_and_keeps_the_wiring() {
         "no staging left behind"
     );
 }
+
+/// Regression: Debian's config.toml names no runtime, and containerd 1.6
+/// replaces its built-in runtimes with the file's; adding only `kata` made
+/// the CRI plugin fail to load (no runtime for default_runtime_name "runc").
+#[test]
+fn containerd_1_6_cri_plugin_still_loads_after_provision() {
+    let fleet = fleet_or_skip!(1);
+    let plugins =
+        |f: &common::Fleet| f.sh_ok(0, "ctr plugins ls | awk '$2 == \"cri\" {print $NF}'");
+    assert_eq!(plugins(&fleet).trim(), "ok");
+    let inv = fleet.inventory("", "");
+    let out = fleet.katafleet(&["provision", inv.to_str().unwrap(), "--force"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        plugins(&fleet).trim(),
+        "ok",
+        "the CRI plugin must still load"
+    );
+    let dump = fleet.sh_ok(0, "containerd config dump");
+    assert!(
+        dump.contains("runtimes.runc]") && dump.contains("runtimes.kata]"),
+        "{dump}"
+    );
+}

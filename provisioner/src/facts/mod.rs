@@ -113,6 +113,8 @@ pub struct ContainerdFacts {
     pub config: Option<String>,
     /// `containerd config dump`: the effective, merged configuration.
     pub dump: Option<String>,
+    /// The CRI plugin's state in `ctr plugins ls` (`ok`, `error`, `skip`).
+    pub cri_plugin: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]

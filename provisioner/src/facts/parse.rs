@@ -72,6 +72,7 @@ pub fn parse(output: &str) -> Result<HostFacts, ParseError> {
             version: software_version(text),
             version_text: text.to_string(),
             active: get("containerd_active") == Some("active"),
+            cri_plugin: get("cri_plugin").map(String::from),
             config: blocks.get("containerd-config").cloned(),
             dump: blocks.get("containerd-dump").cloned(),
         });

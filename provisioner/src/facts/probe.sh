@@ -56,6 +56,8 @@ fi
 if have containerd; then
     kv containerd_version "$(containerd --version 2>/dev/null)"
     kv containerd_active "$(systemctl is-active containerd 2>/dev/null)"
+    # Whether the running daemon's CRI plugin (which holds the runtimes) loaded.
+    kv cri_plugin "$(ctr plugins ls 2>/dev/null | awk '($1 == "io.containerd.grpc.v1" && $2 == "cri") || ($1 == "io.containerd.cri.v1" && $2 == "runtime") { print $NF; exit }')"
     file_block containerd-config /etc/containerd/config.toml
     dump=$(mktemp)
     # Dump what the running daemon uses: NixOS passes --config with a store path.

@@ -41,6 +41,7 @@ pub fn with_runtimes(
     new_schema: Schema,
     wanted: &[Handler],
     owned: &[String],
+    default: Option<&DefaultRuntime>,
 ) -> Result<String, PlanError> {
     let mut doc = parse_or_new(current, new_version)?;
     let schema = match doc.get("version").and_then(Item::as_integer) {
@@ -69,7 +70,73 @@ pub fn with_runtimes(
             }
         }
     }
+    if let Some(default) = default.filter(|d| !runtimes.contains_key(&d.name)) {
+        let mut table = fresh(&default.table);
+        table.decor_mut().set_prefix(format!("\n{DEFAULT_NOTE}"));
+        runtimes.insert(&default.name, Item::Table(table));
+    }
     Ok(doc.to_string())
+}
+
+const DEFAULT_NOTE: &str =
+    "# katafleet: containerd's default runtime, spelled out because a runtimes\n\
+# table in this file replaces containerd 1.x's built-in ones (without it the\n\
+# CRI plugin fails to load: no runtime for default_runtime_name)\n";
+
+/// containerd 1.x replaces its built-in `runtimes` map with the file's, so a
+/// file that names only katafleet's runtimes loses the default one (runc).
+/// This is that runtime exactly as the running containerd has it.
+#[derive(Debug, Clone)]
+pub struct DefaultRuntime {
+    pub name: String,
+    pub table: Table,
+}
+
+/// The default runtime from `containerd config dump` output, or a minimal
+/// runc entry when no dump is available.
+pub fn default_runtime(dump: Option<&str>) -> DefaultRuntime {
+    let from_dump = dump
+        .and_then(|d| d.parse::<DocumentMut>().ok())
+        .and_then(|doc| {
+            let containerd = [Schema::V2, Schema::V1].iter().find_map(|s| {
+                doc.get("plugins")?
+                    .get(s.cri_plugin())?
+                    .get("containerd")
+                    .cloned()
+            })?;
+            let name = containerd
+                .get("default_runtime_name")
+                .and_then(Item::as_str)
+                .unwrap_or("runc")
+                .to_string();
+            let table = containerd.get("runtimes")?.get(&name)?.as_table()?.clone();
+            Some(DefaultRuntime { name, table })
+        });
+    from_dump.unwrap_or_else(|| {
+        let mut table = Table::new();
+        table["runtime_type"] = value("io.containerd.runc.v2");
+        DefaultRuntime {
+            name: "runc".into(),
+            table,
+        }
+    })
+}
+
+/// A copy without the source document's formatting and positions.
+fn fresh(source: &Table) -> Table {
+    let mut t = Table::new();
+    for (key, item) in source.iter() {
+        match item {
+            Item::Value(v) => {
+                let mut v = v.clone();
+                v.decor_mut().clear();
+                t[key] = Item::Value(v);
+            }
+            Item::Table(inner) => t[key] = Item::Table(fresh(inner)),
+            _ => {}
+        }
+    }
+    t
 }
 
 /// The main config with `path` added to its top-level `imports`.

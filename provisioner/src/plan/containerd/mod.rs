@@ -146,7 +146,15 @@ pub(super) fn wire(plan: &mut Plan, facts: &HostFacts, desired: &Desired) -> Res
     match placement(version, main) {
         Placement::InPlace => {
             let (number, schema) = Schema::native(version);
-            main_new = Some(edit::with_runtimes(main, number, schema, &wanted, &owned)?);
+            let default = edit::default_runtime(containerd.dump.as_deref());
+            main_new = Some(edit::with_runtimes(
+                main,
+                number,
+                schema,
+                &wanted,
+                &owned,
+                Some(&default),
+            )?);
         }
         Placement::DropIn { import } => {
             let dropin = templates::containerd_dropin(&wanted);

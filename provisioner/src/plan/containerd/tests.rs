@@ -23,6 +23,7 @@ fn host(version: &str, config: Option<&str>) -> HostFacts {
             active: true,
             config: config.map(String::from),
             dump: None,
+            cri_plugin: None,
         }),
         ..HostFacts::default()
     };
@@ -278,4 +279,27 @@ fn every_shim_gets_its_own_handler_and_config() {
             ),
         ]
     );
+}
+
+#[test]
+fn containerd_1x_keeps_its_default_runtime_when_the_file_lacks_it() {
+    // Debian's config.toml names no runtime; containerd 1.x replaces its
+    // built-in runtimes with the file's, so runc must be spelled out.
+    let debian = "version = 2\n\n[plugins]\n  [plugins.\"io.containerd.grpc.v1.cri\"]\n    [plugins.\"io.containerd.grpc.v1.cri\".cni]\n      bin_dir = \"/usr/lib/cni\"\n";
+    let mut facts = host("containerd 1.6.20", Some(debian));
+    facts.containerd.as_mut().unwrap().dump = Some(DEFAULT_16.to_string());
+    let (_, files) = wired(&facts);
+    let doc: toml::Table = files[0].1.parse().unwrap();
+    let runtimes = &doc["plugins"]["io.containerd.grpc.v1.cri"]["containerd"]["runtimes"];
+    assert_eq!(
+        runtimes["runc"]["runtime_type"].as_str(),
+        Some("io.containerd.runc.v2")
+    );
+    assert!(
+        runtimes["runc"]["options"].get("SystemdCgroup").is_some(),
+        "copied whole from the dump"
+    );
+    // With the user's own runc, nothing is added.
+    let (_, files) = wired(&host("containerd 1.6.20", Some(DEFAULT_16)));
+    assert_eq!(files[0].1.matches("runtimes.runc]").count(), 1);
 }
