@@ -37,7 +37,10 @@ mod tests {
             max_failures: None,
         };
         assert_eq!(r.waves(5), [0..2, 2..4, 4..5]);
-        assert_eq!(Rollout::default().waves(3), vec![std::ops::Range { start: 0, end: 3 }]);
+        assert_eq!(
+            Rollout::default().waves(3),
+            vec![std::ops::Range { start: 0, end: 3 }]
+        );
         assert!(Rollout::default().waves(0).is_empty());
     }
 
