@@ -126,14 +126,19 @@ impl Run {
         log.section("apply stderr", &outcome.output.stderr);
         report.changed = outcome.changed();
         report.warnings.extend(outcome.warnings());
-        report.plan = Some(plan);
         if let Some(failure) = outcome.failure() {
+            report.plan = Some(plan);
             return Err(failure);
         }
         self.stage(&host.name, "verifying");
-        let after = gather(t, &host.desired, log).await?;
+        // The apply script gathered the facts afresh at its end (no extra round trip).
+        let after = match outcome.after_facts() {
+            Some(text) => facts::parse(text).map_err(|e| format!("facts after apply: {e}"))?,
+            None => gather(t, &host.desired, log).await?,
+        };
         let verified = verify::after_apply(&after, &host.desired, self.options)
             .map_err(|e| format!("verification failed: {e}"));
+        report.plan = Some(plan);
         if let Some(files) = nixos_files(report.plan.as_ref()) {
             self.finish_nixos(t, log, &files, verified.is_ok()).await?;
         }
@@ -212,7 +217,7 @@ impl Run {
                 }
             }
         });
-        let outcome = apply::apply(t, plan, release, tx)
+        let outcome = apply::apply_then_probe(t, plan, release, &probe_script(&host.desired), tx)
             .await
             .map_err(|e| e.to_string());
         let _ = relay.await;
@@ -274,23 +279,28 @@ pub async fn gather(
 
 /// The probe, then `extra` in the same script (still one round trip).
 /// Returns the facts and what `extra` printed after the probe's end marker.
-pub async fn gather_with(
-    t: &dyn Transport,
-    desired: &Desired,
-    log: &HostLog,
-    extra: &str,
-) -> Result<(HostFacts, String), String> {
+/// The facts probe with the files this desired state needs read.
+pub fn probe_script(desired: &Desired) -> String {
     let files: Vec<String> = plan::files_to_read(desired)
         .iter()
         .map(|f| format!("'{f}'"))
         .collect();
     // Repository metadata is slow, so dnf is asked only when a package is wanted.
     let dnf = u8::from(desired.kata.method == crate::inventory::InstallMethod::Package);
-    let script = format!(
-        "set -- {}\nKF_QUERY_DNF={dnf}\n{}\n{extra}",
+    format!(
+        "set -- {}\nKF_QUERY_DNF={dnf}\n{}",
         files.join(" "),
         facts::PROBE
-    );
+    )
+}
+
+pub async fn gather_with(
+    t: &dyn Transport,
+    desired: &Desired,
+    log: &HostLog,
+    extra: &str,
+) -> Result<(HostFacts, String), String> {
+    let script = format!("{}\n{extra}", probe_script(desired));
     let out = t
         .run(&script, None, None)
         .await

@@ -39,6 +39,14 @@ pub struct ApplyOutcome {
 }
 
 impl ApplyOutcome {
+    /// The probe output printed after a successful apply, if it ran.
+    pub fn after_facts(&self) -> Option<&str> {
+        self.output
+            .stdout
+            .split_once(&format!("{AFTER_FACTS}\n"))
+            .map(|(_, rest)| rest)
+    }
+
     pub fn failure(&self) -> Option<String> {
         if let Some(f) = self.steps.iter().find(|s| s.status == StepStatus::Failed) {
             return Some(f.message.clone());
@@ -83,7 +91,27 @@ pub async fn apply(
     release: Option<&Fetched>,
     events: UnboundedSender<StepEvent>,
 ) -> Result<ApplyOutcome, TransportError> {
-    let script = render(plan, release, env!("CARGO_PKG_VERSION"));
+    apply_then_probe(transport, plan, release, "", events).await
+}
+
+/// Marks where the facts gathered after a successful apply begin.
+pub const AFTER_FACTS: &str = "@@after-facts";
+
+/// Applies the plan and, in the same script and round trip, gathers the
+/// facts afresh with `probe` so verification costs no extra round trip.
+pub async fn apply_then_probe(
+    transport: &dyn Transport,
+    plan: &Plan,
+    release: Option<&Fetched>,
+    probe: &str,
+    events: UnboundedSender<StepEvent>,
+) -> Result<ApplyOutcome, TransportError> {
+    let mut script = render(plan, release, env!("CARGO_PKG_VERSION"));
+    if !probe.is_empty() {
+        if let Some(end) = script.rfind("exit 0\n") {
+            script.insert_str(end, &format!("echo {AFTER_FACTS}\n(\n{probe}\n)\n"));
+        }
+    }
     let installs = plan
         .changes
         .iter()
@@ -150,6 +178,16 @@ fn parse_line(line: &str) -> Option<StepEvent> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn facts_after_apply_are_what_follows_the_marker() {
+        let mut o = ApplyOutcome::default();
+        o.output.stdout =
+            format!("@@step 1 changed x\n{AFTER_FACTS}\n@@katafleet-probe 1\nuid=0\n");
+        assert_eq!(o.after_facts(), Some("@@katafleet-probe 1\nuid=0\n"));
+        o.output.stdout = "@@step 1 failed x\n".into();
+        assert_eq!(o.after_facts(), None);
+    }
 
     #[test]
     fn parses_protocol_lines() {
