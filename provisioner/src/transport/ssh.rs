@@ -41,7 +41,7 @@ impl SshTransport {
         }
         let destination = address.clone();
         let session = b
-            .connect(&destination)
+            .connect_mux(&destination)
             .await
             .map_err(|e| TransportError::Connect {
                 destination: format!("{destination}:{}", conn.port),

@@ -6,6 +6,8 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::{Payload, ScriptOutput, Settings, TransportError};
 
+const PAYLOAD_CHUNK: usize = 1 << 20;
+
 /// Drives a started script to completion within the step timeout: feeds
 /// stdin, drains both outputs, then awaits `wait` for the exit code.
 pub async fn complete<I, O, E, W>(
@@ -69,8 +71,13 @@ where
         let mut stdin = stdin;
         stdin.write_all(script.as_bytes()).await?;
         if let Some(p) = payload {
+            // Large reads: tokio's file I/O goes through the blocking pool, and
+            // its default 8 KiB chunks made that hand-off the controller's
+            // main CPU cost when streaming a release to many hosts.
             let mut file = tokio::fs::File::open(&p.path).await?;
-            tokio::io::copy(&mut file, &mut stdin).await?;
+            file.set_max_buf_size(PAYLOAD_CHUNK);
+            let mut reader = tokio::io::BufReader::with_capacity(PAYLOAD_CHUNK, file);
+            tokio::io::copy_buf(&mut reader, &mut stdin).await?;
         }
         stdin.shutdown().await?;
         Ok::<(), std::io::Error>(())
