@@ -159,99 +159,99 @@ pkgs.testers.runNixOSTest {
         (builtins.toJSON nodes.${name}.system.build.networkConfig);
     in
     ''
-            import tomllib
+      import tomllib
 
-            targets = [target1, target2]
-            inventory = "/root/inventory.toml"
-
-
-            def containerd_dump(machine):
-                """containerd's effective config, read through the file the running daemon was given."""
-                args = machine.succeed("tr '\\0' '\\n' < /proc/$(pidof containerd)/cmdline").split("\n")
-                config = args[args.index("--config") + 1]
-                return tomllib.loads(machine.succeed(f"containerd --config {config} config dump"))
+      targets = [target1, target2]
+      inventory = "/root/inventory.toml"
 
 
-            def state(machine):
-                """What a no-op run must leave exactly as it was."""
-                return machine.succeed(
-                    "readlink -f /run/current-system;"
-                    " stat -c '%n %Y %s' /etc/nixos/katafleet.nix /etc/nixos/katafleet-module.nix;"
-                    " sha256sum /etc/nixos/katafleet.nix /etc/nixos/katafleet-module.nix"
-                )
+      def containerd_dump(machine):
+          """containerd's effective config, read through the file the running daemon was given."""
+          args = machine.succeed("tr '\\0' '\\n' < /proc/$(pidof containerd)/cmdline").split("\n")
+          config = args[args.index("--config") + 1]
+          return tomllib.loads(machine.succeed(f"containerd --config {config} config dump"))
 
 
-            start_all()
+      def state(machine):
+          """What a no-op run must leave exactly as it was."""
+          return machine.succeed(
+              "readlink -f /run/current-system;"
+              " stat -c '%n %Y %s' /etc/nixos/katafleet.nix /etc/nixos/katafleet-module.nix;"
+              " sha256sum /etc/nixos/katafleet.nix /etc/nixos/katafleet-module.nix"
+          )
 
-            etc_nixos = {
-                "target1": ("${configurationNix "target1"}", "${networkJSON "target1"}"),
-                "target2": ("${configurationNix "target2"}", "${networkJSON "target2"}"),
-            }
 
-            with subtest("targets start as plain NixOS hosts with an editable /etc/nixos"):
-                for t in targets:
-                    configuration, network = etc_nixos[t.name]
-                    t.wait_for_unit("sshd.service")
-                    t.succeed("nixos-generate-config")
-                    t.copy_from_host(configuration, "/etc/nixos/configuration.nix")
-                    t.copy_from_host(network, "/etc/nixos/target-network.json")
-                    t.copy_from_host("${targetConfigJSON}", "/etc/nixos/target-configuration.json")
-                    t.fail("test -e /etc/nixos/katafleet.nix")
-                    t.fail("systemctl is-active containerd.service")
+      start_all()
 
-            with subtest("the controller has a throwaway key, the targets' host keys and a local artifact"):
-                controller.wait_for_unit("multi-user.target")
-                controller.succeed("install -Dm600 ${snakeOilPrivateKey} /root/.ssh/id_ecdsa")
-                controller.wait_until_succeeds(
-                    "ssh-keyscan target1 target2 > /root/.ssh/known_hosts"
-                    " && grep -q '^target1 ' /root/.ssh/known_hosts && grep -q '^target2 ' /root/.ssh/known_hosts"
-                )
-                controller.succeed("mkdir -p /root/artifacts && cp ${artifacts}/${asset} /root/artifacts/")
-                controller.succeed("cp ${artifacts}/inventory.toml ${artifacts}/bad-inventory.toml /root/")
-                controller.succeed("ssh -o BatchMode=yes root@target1 true")
+      etc_nixos = {
+          "target1": ("${configurationNix "target1"}", "${networkJSON "target1"}"),
+          "target2": ("${configurationNix "target2"}", "${networkJSON "target2"}"),
+      }
 
-            with subtest("an invalid inventory is refused before any host is touched"):
-                status, out = controller.execute("katafleet provision /root/bad-inventory.toml 2>&1")
-                print(out)
-                assert status == 2, f"expected exit 2 (inventory error), got {status}"
-                assert "kvmtool" in out, out
-                for t in targets:
-                    t.fail("test -e /etc/nixos/katafleet.nix")
+      with subtest("targets start as plain NixOS hosts with an editable /etc/nixos"):
+          for t in targets:
+              configuration, network = etc_nixos[t.name]
+              t.wait_for_unit("sshd.service")
+              t.succeed("nixos-generate-config")
+              t.copy_from_host(configuration, "/etc/nixos/configuration.nix")
+              t.copy_from_host(network, "/etc/nixos/target-network.json")
+              t.copy_from_host("${targetConfigJSON}", "/etc/nixos/target-configuration.json")
+              t.fail("test -e /etc/nixos/katafleet.nix")
+              t.fail("systemctl is-active containerd.service")
 
-            with subtest("first provision configures both targets"):
-                before = {t.name: t.succeed("readlink -f /run/current-system") for t in targets}
-      # Without nested KVM the targets are not ready for Kata; --force provisions
-      # them anyway (katafleet still reports them as not ready).
-                controller.succeed(f"katafleet provision --force {inventory} >&2", timeout=3600)
-                for t in targets:
-                    t.succeed("test -f /etc/nixos/katafleet.nix")
-                    t.succeed("test -f /etc/nixos/katafleet-module.nix")
-                    t.succeed("nix-instantiate --parse /etc/nixos/katafleet.nix")
-                    assert t.succeed("readlink -f /run/current-system") != before[t.name], "no new system"
-                    t.wait_for_unit("containerd.service")
+      with subtest("the controller has a throwaway key, the targets' host keys and a local artifact"):
+          controller.wait_for_unit("multi-user.target")
+          controller.succeed("install -Dm600 ${snakeOilPrivateKey} /root/.ssh/id_ecdsa")
+          controller.wait_until_succeeds(
+              "ssh-keyscan target1 target2 > /root/.ssh/known_hosts"
+              " && grep -q '^target1 ' /root/.ssh/known_hosts && grep -q '^target2 ' /root/.ssh/known_hosts"
+          )
+          controller.succeed("mkdir -p /root/artifacts && cp ${artifacts}/${asset} /root/artifacts/")
+          controller.succeed("cp ${artifacts}/inventory.toml ${artifacts}/bad-inventory.toml /root/")
+          controller.succeed("ssh -o BatchMode=yes root@target1 true")
 
-                    dump = containerd_dump(t)
-                    plugins = dump["plugins"]
-                    cri = plugins.get("io.containerd.cri.v1.runtime") or plugins["io.containerd.grpc.v1.cri"]
-                    runtimes = cri["containerd"]["runtimes"]
-                    for name in ("kata", "kata-qemu"):
-                        entry = runtimes[name]
-                        assert entry["runtime_type"] == "io.containerd.kata.v2", entry
-                        assert entry["runtime_path"].startswith("/nix/store/"), entry
-                        assert entry["runtime_path"].endswith("/bin/containerd-shim-kata-v2"), entry
-                        assert entry["options"]["ConfigPath"].startswith("/nix/store/"), entry
-                        t.succeed(f"test -x {entry['runtime_path']} && test -f {entry['options']['ConfigPath']}")
-                    assert cri["containerd"].get("default_runtime_name", "runc") == "runc", cri["containerd"]
+      with subtest("an invalid inventory is refused before any host is touched"):
+          status, out = controller.execute("katafleet provision /root/bad-inventory.toml 2>&1")
+          print(out)
+          assert status == 2, f"expected exit 2 (inventory error), got {status}"
+          assert "kvmtool" in out, out
+          for t in targets:
+              t.fail("test -e /etc/nixos/katafleet.nix")
 
-                    t.wait_until_succeeds("grep -q '^vhost_vsock ' /proc/modules")
-                    t.succeed("command -v kata-host-check")
-                    t.fail("test -e /opt/kata")
+      with subtest("first provision configures both targets"):
+          before = {t.name: t.succeed("readlink -f /run/current-system") for t in targets}
+          # Without nested KVM the targets are not ready for Kata; --force
+          # provisions them anyway (katafleet still reports them not ready).
+          controller.succeed(f"katafleet provision --force {inventory} >&2", timeout=3600)
+          for t in targets:
+              t.succeed("test -f /etc/nixos/katafleet.nix")
+              t.succeed("test -f /etc/nixos/katafleet-module.nix")
+              t.succeed("nix-instantiate --parse /etc/nixos/katafleet.nix")
+              assert t.succeed("readlink -f /run/current-system") != before[t.name], "no new system"
+              t.wait_for_unit("containerd.service")
 
-            with subtest("a second provision changes nothing"):
-                before = {t.name: state(t) for t in targets}
-                controller.succeed(f"katafleet provision --force {inventory} >&2", timeout=3600)
-                for t in targets:
-                    after = state(t)
-                    assert after == before[t.name], f"{t.name} changed:\n{before[t.name]}\n---\n{after}"
+              dump = containerd_dump(t)
+              plugins = dump["plugins"]
+              cri = plugins.get("io.containerd.cri.v1.runtime") or plugins["io.containerd.grpc.v1.cri"]
+              runtimes = cri["containerd"]["runtimes"]
+              for name in ("kata", "kata-qemu"):
+                  entry = runtimes[name]
+                  assert entry["runtime_type"] == "io.containerd.kata.v2", entry
+                  assert entry["runtime_path"].startswith("/nix/store/"), entry
+                  assert entry["runtime_path"].endswith("/bin/containerd-shim-kata-v2"), entry
+                  assert entry["options"]["ConfigPath"].startswith("/nix/store/"), entry
+                  t.succeed(f"test -x {entry['runtime_path']} && test -f {entry['options']['ConfigPath']}")
+              assert cri["containerd"].get("default_runtime_name", "runc") == "runc", cri["containerd"]
+
+              t.wait_until_succeeds("grep -q '^vhost_vsock ' /proc/modules")
+              t.succeed("command -v kata-host-check")
+              t.fail("test -e /opt/kata")
+
+      with subtest("a second provision changes nothing"):
+          before = {t.name: state(t) for t in targets}
+          controller.succeed(f"katafleet provision --force {inventory} >&2", timeout=3600)
+          for t in targets:
+              after = state(t)
+              assert after == before[t.name], f"{t.name} changed:\n{before[t.name]}\n---\n{after}"
     '';
 }
