@@ -91,9 +91,12 @@ def versions(katafleet, venv):
             return ""
 
     v["katafleet"] = (run([katafleet, "--version"]).strip() if katafleet else "") or "katafleet"
-    commit = run(["git", "-C", str(Path(__file__).resolve().parents[2]), "rev-parse", "--short", "HEAD"]).strip()
+    # KATAFLEET_BIN_REV says which commit a KATAFLEET_BIN was built from.
+    commit = os.environ.get("KATAFLEET_BIN_REV") or run(
+        ["git", "-C", str(Path(__file__).resolve().parents[2]), "rev-parse", "--short", "HEAD"]
+    ).strip()
     if commit:
-        v["katafleet"] += f" (repo at {commit})"
+        v["katafleet"] += f" (built from {commit})"
     first = run([f"{venv}/bin/ansible-playbook", "--version"]).splitlines()
     v["ansible"] = first[0] if first else "ansible-core"
     v["pyinfra"] = run([f"{venv}/bin/pyinfra", "--version"]).strip().replace("pyinfra: ", "") or "?"
