@@ -178,18 +178,13 @@ fn containerd(facts: &HostFacts, daemons: &Output) -> Option<Manager> {
         .dump
         .as_deref()
         .map(wiring::containerd)
-        .unwrap_or_default()
-        .into_iter()
-        .map(|wired| HandlerState {
-            seen: seen(&wired.name),
-            wired,
-        })
-        .collect();
-    Some(Manager {
-        version: version_text(c.version, &c.version_text),
-        running: c.active,
+        .unwrap_or_default();
+    Some(manager(
         handlers,
-    })
+        seen,
+        version_text(c.version, &c.version_text),
+        c.active,
+    ))
 }
 
 fn docker(facts: &HostFacts, daemons: &Output) -> Option<Manager> {
@@ -212,18 +207,34 @@ fn docker(facts: &HostFacts, daemons: &Output) -> Option<Manager> {
         .daemon_json
         .as_deref()
         .map(wiring::docker)
-        .unwrap_or_default()
+        .unwrap_or_default();
+    Some(manager(
+        handlers,
+        seen,
+        version_text(d.version, &d.version_text),
+        d.active,
+    ))
+}
+
+/// A daemon's wired handlers, each with whether the running daemon sees it.
+fn manager(
+    wired: Vec<Wired>,
+    seen: impl Fn(&str) -> Seen,
+    version: String,
+    running: bool,
+) -> Manager {
+    let handlers = wired
         .into_iter()
         .map(|wired| HandlerState {
             seen: seen(&wired.name),
             wired,
         })
         .collect();
-    Some(Manager {
-        version: version_text(d.version, &d.version_text),
-        running: d.active,
+    Manager {
+        version,
+        running,
         handlers,
-    })
+    }
 }
 
 fn version_text(v: Option<crate::facts::SoftwareVersion>, text: &str) -> String {

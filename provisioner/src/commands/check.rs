@@ -67,13 +67,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<i32> {
         Err(code) => return Ok(code),
     };
     let results = session.run(Inspect(Check)).await;
-    if opts.hosts.json {
-        println!("{}", inspect::json(&results));
-    } else {
-        print!("{}", render(&results));
-        eprintln!("logs: {}", session.log.dir.display());
-    }
-    Ok(inspect::exit_code(&results))
+    Ok(common::report(&session, &results, opts.hosts.json, render))
 }
 
 /// Every host's findings (fixes under the ones that need them), then the table.

@@ -87,3 +87,20 @@ impl Session {
         reports
     }
 }
+
+/// Prints the results (one JSON document, or `render`'s text and where the
+/// logs are) and returns the exit code: 1 when any host fell short.
+pub fn report<D: serde::Serialize>(
+    session: &Session,
+    results: &[crate::inspect::HostResult<D>],
+    json: bool,
+    render: impl Fn(&[crate::inspect::HostResult<D>]) -> String,
+) -> i32 {
+    if json {
+        println!("{}", crate::inspect::json(results));
+    } else {
+        print!("{}", render(results));
+        eprintln!("logs: {}", session.log.dir.display());
+    }
+    crate::inspect::exit_code(results)
+}

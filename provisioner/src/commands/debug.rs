@@ -139,13 +139,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<i32> {
         },
     };
     let results = session.run(Inspect(job)).await;
-    if opts.hosts.json {
-        println!("{}", inspect::json(&results));
-    } else {
-        print!("{}", render(&results));
-        eprintln!("logs: {}", session.log.dir.display());
-    }
-    Ok(inspect::exit_code(&results))
+    Ok(common::report(&session, &results, opts.hosts.json, render))
 }
 
 pub fn render(results: &[HostResult<DebugDetail>]) -> String {

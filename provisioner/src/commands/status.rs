@@ -58,13 +58,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<i32> {
         Err(code) => return Ok(code),
     };
     let results = session.run(Inspect(Status)).await;
-    if opts.hosts.json {
-        println!("{}", inspect::json(&results));
-    } else {
-        print!("{}", render(&results));
-        eprintln!("logs: {}", session.log.dir.display());
-    }
-    Ok(inspect::exit_code(&results))
+    Ok(common::report(&session, &results, opts.hosts.json, render))
 }
 
 /// Per host: handlers and what the daemons see, modules, drift, problems;
