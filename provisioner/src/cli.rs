@@ -39,26 +39,14 @@ pub enum Command {
 /// Options shared by commands that work on hosts.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The inventory file (TOML).
-    pub inventory: PathBuf,
-    /// Only these hosts: names, globs or @group, comma-separated.
-    #[arg(long, value_name = "PATTERN")]
-    pub limit: Option<String>,
-    /// How many hosts to work on at once (overrides [defaults] parallel).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
-    pub parallel: Option<u16>,
+    #[command(flatten)]
+    pub hosts: commands::common::HostArgs,
     /// Install and wire even on hosts that are not ready for Kata (they are still reported).
     #[arg(long)]
     pub force: bool,
-    /// Print one JSON document instead of the table.
-    #[arg(long)]
-    pub json: bool,
     /// Where fetched release assets are cached (default: ~/.cache/katafleet/assets).
     #[arg(long, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
-    /// Where per-host logs of this run go (default: ~/.local/state/katafleet/runs).
-    #[arg(long, value_name = "DIR")]
-    pub log_dir: Option<PathBuf>,
     /// Roll out in waves of N hosts (default: every host at once).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub batch_size: Option<u16>,

@@ -39,7 +39,7 @@ pub struct Session {
     pub inventory: Inventory,
     pub hosts: Vec<Host>,
     pub log: runlog::RunLog,
-    parallel: usize,
+    pub parallel: usize,
 }
 
 /// Loads the inventory and selects hosts. A usage or inventory error is

@@ -2,42 +2,26 @@
 
 use std::sync::Arc;
 
-use anyhow::Context;
-
+use super::common;
 use crate::assets::AssetStore;
 use crate::cli::RunArgs;
 use crate::inventory::Host;
-use crate::inventory::{self, InventoryError};
 use crate::pipeline::{HostReport, HostStatus, Mode, Run};
 use crate::plan::PlanOptions;
-use crate::{kubernetes, progress, readiness, release, report, runlog};
-
-/// Exit code for usage and inventory errors.
-pub const USAGE_ERROR: i32 = 2;
+use crate::{kubernetes, progress, readiness, release, report};
 
 pub async fn run(args: RunArgs, mode: Mode) -> anyhow::Result<i32> {
-    let inv = match inventory::load(&args.inventory) {
-        Ok(inv) => inv,
-        Err(e @ InventoryError::Invalid { .. }) | Err(e @ InventoryError::Read { .. }) => {
-            eprintln!("{e}");
-            return Ok(USAGE_ERROR);
-        }
+    let session = match common::open(&args.hosts)? {
+        Ok(s) => s,
+        Err(code) => return Ok(code),
     };
-    let hosts = match inventory::select(&inv.hosts, args.limit.as_deref()) {
-        Ok(h) => h,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(USAGE_ERROR);
-        }
-    };
-    let log = runlog::RunLog::create(&args.log_dir.clone().unwrap_or_else(runlog::default_dir))
-        .context("cannot create the run's log directory")?;
+    let (inv, hosts, log) = (&session.inventory, &session.hosts, &session.log);
     let names: Vec<String> = hosts.iter().map(|h| h.name.clone()).collect();
     let (progress, drawing) = progress::start(&names, false);
     let run = Arc::new(Run {
         mode,
         options: PlanOptions { force: args.force },
-        parallel: args.parallel.map_or(inv.parallel, usize::from),
+        parallel: session.parallel,
         assets: Arc::new(AssetStore::new(
             args.cache_dir
                 .clone()
@@ -46,17 +30,17 @@ pub async fn run(args: RunArgs, mode: Mode) -> anyhow::Result<i32> {
         log: log.clone(),
         progress,
     });
-    let reports = rolled_out(&run, &hosts, args.rollout()).await;
+    let reports = rolled_out(&run, hosts, args.rollout()).await;
     // Dropping the last sender lets the progress display finish.
     drop(run);
     let _ = drawing.await;
     let kube_ok = match (&inv.kubernetes.kubeconfig, mode) {
         (Some(kubeconfig), Mode::Provision) if inv.kubernetes.runtime_classes => {
-            kubernetes_step(kubeconfig, &hosts, &reports)
+            kubernetes_step(kubeconfig, hosts, &reports)
         }
         _ => true,
     };
-    if args.json {
+    if args.hosts.json {
         println!("{}", report::json(&reports));
     } else {
         if mode == Mode::Plan {
