@@ -29,6 +29,17 @@ pub struct Finding {
     pub fix: Option<String>,
 }
 
+impl Finding {
+    pub fn new(check: &'static str, status: Status, detail: String, fix: Option<String>) -> Self {
+        Self {
+            check,
+            status,
+            detail,
+            fix,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Readiness {
     pub findings: Vec<Finding>,
@@ -55,12 +66,8 @@ const MIN_MEMORY_KIB: u64 = 4 * 1024 * 1024;
 pub fn assess(facts: &HostFacts) -> Readiness {
     let mut r = Readiness::default();
     let mut add = |check, status, detail: String, fix: Option<&str>| {
-        r.findings.push(Finding {
-            check,
-            status,
-            detail,
-            fix: fix.map(String::from),
-        });
+        r.findings
+            .push(Finding::new(check, status, detail, fix.map(String::from)));
     };
     match &facts.cpu_virt {
         Some(flag) => add("cpu-virtualization", Status::Pass, format!("CPU has {flag}"), None),

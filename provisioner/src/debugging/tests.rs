@@ -17,6 +17,13 @@ fn on(containerd: bool) -> Request {
     }
 }
 
+fn off(containerd: bool) -> Request {
+    Request {
+        on: false,
+        containerd,
+    }
+}
+
 #[test]
 fn debug_on_writes_one_dropin_and_restarts_nothing() {
     let facts = parse(PROVISIONED).unwrap();
@@ -48,16 +55,7 @@ fn a_second_run_changes_nothing_and_off_flips_the_dropin() {
     assert!(plan(&facts, &Desired::sample(), on(false), Some(&content))
         .unwrap()
         .is_empty());
-    let off = plan(
-        &facts,
-        &Desired::sample(),
-        Request {
-            on: false,
-            containerd: false,
-        },
-        Some(&content),
-    )
-    .unwrap();
+    let off = plan(&facts, &Desired::sample(), off(false), Some(&content)).unwrap();
     assert_eq!(off.changes.len(), 1);
     assert!(off.changes[0]
         .diff
@@ -100,16 +98,7 @@ fn containerd_debug_edits_the_main_config_and_restarts_containerd() {
     if let Some(c) = after.containerd.as_mut() {
         c.config = Some(files[0].content.clone());
     }
-    let off = plan(
-        &after,
-        &Desired::sample(),
-        Request {
-            on: false,
-            containerd: true,
-        },
-        None,
-    )
-    .unwrap();
+    let off = plan(&after, &Desired::sample(), off(true), None).unwrap();
     let Action::Configure { files, .. } = &off.changes.last().unwrap().action else {
         panic!()
     };
@@ -126,16 +115,7 @@ fn a_user_log_level_is_left_alone_by_off() {
     if let Some(c) = facts.containerd.as_mut() {
         c.config = Some("version = 2\n[debug]\n  level = \"warn\"\n".into());
     }
-    let off = plan(
-        &facts,
-        &Desired::sample(),
-        Request {
-            on: false,
-            containerd: true,
-        },
-        None,
-    )
-    .unwrap();
+    let off = plan(&facts, &Desired::sample(), off(true), None).unwrap();
     assert!(off
         .changes
         .iter()

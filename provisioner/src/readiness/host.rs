@@ -9,12 +9,7 @@ const DOCKER_SHIM_PATHS_SINCE: u32 = 24;
 
 pub(super) fn assess(facts: &HostFacts, out: &mut Vec<Finding>) {
     let mut add = |check, status, detail: String, fix: Option<String>| {
-        out.push(Finding {
-            check,
-            status,
-            detail,
-            fix,
-        })
+        out.push(Finding::new(check, status, detail, fix))
     };
     modules(facts, &mut add);
     kvm_group(facts, &mut add);

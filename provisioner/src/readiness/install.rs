@@ -20,12 +20,7 @@ pub fn check(facts: &HostFacts, desired: &Desired) -> Readiness {
 pub fn assess_install(facts: &HostFacts, desired: &Desired) -> Vec<Finding> {
     let mut out = Vec::new();
     let mut add = |check, status, detail: String, fix: Option<String>| {
-        out.push(Finding {
-            check,
-            status,
-            detail,
-            fix,
-        })
+        out.push(Finding::new(check, status, detail, fix))
     };
     let kata = &desired.kata;
     kvm_users(facts, &kata.kvm_users, &mut add);
