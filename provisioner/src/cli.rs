@@ -1,8 +1,6 @@
 //! Command-line parsing and dispatch. Each subcommand lives in commands/.
 
-use std::path::PathBuf;
-
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 
 use crate::commands;
 
@@ -20,9 +18,9 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Gather facts and show, per host, exactly what provision would change (a dry run).
-    Plan(RunArgs),
+    Plan(commands::args::RunArgs),
     /// Install Kata at the pinned version, wire it into containerd and Docker, and verify.
-    Provision(RunArgs),
+    Provision(commands::args::RunArgs),
     /// Is each host ready for Kata? Every check with what to do about it; changes nothing.
     Check(commands::check::Opts),
     /// What is on each host now: Kata, hypervisors, handlers the daemons see, drift, last provision.
@@ -36,34 +34,6 @@ pub enum Command {
     Render(commands::render::RenderCommand),
 }
 
-/// Options shared by commands that work on hosts.
-#[derive(Debug, Args)]
-pub struct RunArgs {
-    #[command(flatten)]
-    pub hosts: commands::common::HostArgs,
-    /// Install and wire even on hosts that are not ready for Kata (they are still reported).
-    #[arg(long)]
-    pub force: bool,
-    /// Where fetched release assets are cached (default: ~/.cache/katafleet/assets).
-    #[arg(long, value_name = "DIR")]
-    pub cache_dir: Option<PathBuf>,
-    /// Roll out in waves of N hosts (default: every host at once).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
-    pub batch_size: Option<u16>,
-    /// Start no new wave once more than N hosts failed (default with --batch-size: 0).
-    #[arg(long, value_name = "N")]
-    pub max_failures: Option<usize>,
-}
-
-impl RunArgs {
-    pub fn rollout(&self) -> crate::rollout::Rollout {
-        crate::rollout::Rollout {
-            batch_size: self.batch_size.map(usize::from),
-            max_failures: self.max_failures.or(self.batch_size.map(|_| 0)),
-        }
-    }
-}
-
 /// Runs the command; returns the process exit code.
 pub async fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
@@ -72,9 +42,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Status(opts) => commands::status::run(opts).await,
         Command::Verify(opts) => commands::verify::run(opts).await,
         Command::Debug(opts) => commands::debug::run(opts).await,
-        Command::Plan(args) => commands::hosts::run(args, crate::pipeline::Mode::Plan).await,
+        Command::Plan(args) => {
+            commands::provision::run(args, crate::run::pipeline::Mode::Plan).await
+        }
         Command::Provision(args) => {
-            commands::hosts::run(args, crate::pipeline::Mode::Provision).await
+            commands::provision::run(args, crate::run::pipeline::Mode::Provision).await
         }
     }
 }

@@ -41,7 +41,7 @@ pub fn fleet_handlers(hosts: &[Host]) -> BTreeMap<String, Hypervisor> {
 pub fn runtime_classes(hosts: &[Host]) -> String {
     fleet_handlers(hosts)
         .into_iter()
-        .map(|(name, hv)| crate::templates::runtime_class(&name, hv))
+        .map(|(name, hv)| crate::plan::templates::runtime_class(&name, hv))
         .collect()
 }
 

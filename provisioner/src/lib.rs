@@ -1,29 +1,26 @@
 //! katafleet: puts Kata Containers on a fleet of Linux hosts over SSH.
-//! The shape is facts → plan → apply → verify.
+//!
+//! A host goes through the stages in this order; each has its own module:
+//! the inventory says what is wanted, facts say what is there (one round
+//! trip), assess judges whether the host can run Kata, plan is the pure
+//! difference, script turns plans and probes into shell (and reads what the
+//! shell prints), apply sends a script, verify proves the result.
+//! `run` drives many hosts through those stages, `report` prints the
+//! outcome, `transport` reaches a host, `release` is the Kata release itself.
 
 pub mod apply;
-pub mod assets;
-pub mod captured;
-pub mod cli;
-pub mod commands;
-pub mod debugging;
-pub mod diagnostic;
+pub mod assess;
 pub mod facts;
-pub mod fanout;
-pub mod inspect;
 pub mod inventory;
-pub mod kubernetes;
-pub mod manifest;
-pub mod pipeline;
 pub mod plan;
-pub mod progress;
-pub mod proof;
-pub mod readiness;
+pub mod script;
+pub mod verify;
+
+pub mod kubernetes;
 pub mod release;
 pub mod report;
-pub mod rollout;
-pub mod runlog;
-pub mod status;
-pub mod templates;
+pub mod run;
 pub mod transport;
-pub mod verify;
+
+pub mod cli;
+pub mod commands;

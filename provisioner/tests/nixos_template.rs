@@ -15,7 +15,7 @@ fn rendered_nixos_settings_parse_as_nix() {
     )
     .unwrap();
     let inv = katafleet::inventory::load(&inv_path).unwrap();
-    let text = katafleet::templates::nixos_settings(&inv.hosts[0].desired);
+    let text = katafleet::plan::templates::nixos_settings(&inv.hosts[0].desired);
     for want in [
         "hypervisor = \"cloud-hypervisor\";",
         "memory = 4096;",

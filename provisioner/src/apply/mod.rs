@@ -1,10 +1,7 @@
 //! Sends a plan to its host as one script over one channel and reads the
 //! per-step results it streams back.
 
-mod nixos;
-mod script;
-
-pub use nixos::{rollback_script, switch_script};
+pub use crate::script::nixos::{rollback_script, switch_script};
 
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 
@@ -12,7 +9,7 @@ use crate::plan::{Action, Plan};
 use crate::release::fetch::Fetched;
 use crate::transport::{Payload, ScriptOutput, Transport, TransportError};
 
-pub use script::render;
+pub use crate::script::apply::render;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]

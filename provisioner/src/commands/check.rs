@@ -6,11 +6,12 @@ use async_trait::async_trait;
 use clap::Args;
 use serde::Serialize;
 
-use super::common::{self, HostArgs};
-use crate::fanout::HostCtx;
-use crate::inspect::{self, HostResult, Inspect, Inspected, Inspection, Verdict};
+use super::args::HostArgs;
+use super::session;
+use crate::assess::readiness::{self, Finding, Status};
 use crate::inventory::Host;
-use crate::readiness::{self, Finding, Status};
+use crate::run::fanout::HostCtx;
+use crate::run::inspect::{self, HostResult, Inspect, Inspected, Inspection, Verdict};
 use crate::transport::Transport;
 
 #[derive(Debug, Args)]
@@ -39,7 +40,7 @@ impl Inspection for Check {
         ctx: &HostCtx,
     ) -> Inspected<CheckDetail> {
         ctx.stage("gathering facts");
-        let facts = match crate::pipeline::gather(t, &host.desired, &ctx.log).await {
+        let facts = match crate::run::pipeline::gather(t, &host.desired, &ctx.log).await {
             Ok(f) => f,
             Err(e) => return Inspected::error("", e),
         };
@@ -62,12 +63,12 @@ impl Inspection for Check {
 }
 
 pub async fn run(opts: Opts) -> anyhow::Result<i32> {
-    let session = match common::open(&opts.hosts)? {
+    let session = match session::open(&opts.hosts)? {
         Ok(s) => s,
         Err(code) => return Ok(code),
     };
     let results = session.run(Inspect(Check)).await;
-    Ok(common::report(&session, &results, opts.hosts.json, render))
+    Ok(session::report(&session, &results, opts.hosts.json, render))
 }
 
 /// Every host's findings (fixes under the ones that need them), then the table.

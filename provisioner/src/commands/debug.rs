@@ -7,13 +7,14 @@ use std::fmt::Write as _;
 use async_trait::async_trait;
 use clap::{Args, ValueEnum};
 
-use super::common::{self, HostArgs};
-use crate::captured::{self, SH_LIB};
-use crate::debugging::{self, DebugDetail, Request};
-use crate::fanout::HostCtx;
-use crate::inspect::{self, cell, HostResult, Inspect, Inspected, Inspection, Verdict};
+use super::args::HostArgs;
+use super::session;
 use crate::inventory::Host;
-use crate::proof::scripts::q;
+use crate::plan::debug::{self as debugging, DebugDetail, Request};
+use crate::run::fanout::HostCtx;
+use crate::run::inspect::{self, cell, HostResult, Inspect, Inspected, Inspection, Verdict};
+use crate::script::captured::{self, SH_LIB};
+use crate::script::proof::q;
 use crate::transport::Transport;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -55,7 +56,7 @@ impl Inspection for Debug {
             p = q(&path)
         );
         let (facts, rest) =
-            match crate::pipeline::gather_with(t, &host.desired, &ctx.log, &extra).await {
+            match crate::run::pipeline::gather_with(t, &host.desired, &ctx.log, &extra).await {
                 Ok(r) => r,
                 Err(e) => return Inspected::error("", e),
             };
@@ -128,7 +129,7 @@ impl Inspection for Debug {
 }
 
 pub async fn run(opts: Opts) -> anyhow::Result<i32> {
-    let session = match common::open(&opts.hosts)? {
+    let session = match session::open(&opts.hosts)? {
         Ok(s) => s,
         Err(code) => return Ok(code),
     };
@@ -139,7 +140,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<i32> {
         },
     };
     let results = session.run(Inspect(job)).await;
-    Ok(common::report(&session, &results, opts.hosts.json, render))
+    Ok(session::report(&session, &results, opts.hosts.json, render))
 }
 
 pub fn render(results: &[HostResult<DebugDetail>]) -> String {

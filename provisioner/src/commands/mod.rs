@@ -1,9 +1,10 @@
 //! One module per command family.
 
+pub mod args;
 pub mod check;
-pub mod common;
 pub mod debug;
-pub mod hosts;
+pub mod provision;
 pub mod render;
+pub mod session;
 pub mod status;
 pub mod verify;

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::Subcommand;
 
-use crate::{inventory, kubernetes, templates};
+use crate::plan::templates;
+use crate::{inventory, kubernetes};
 
 #[derive(Debug, Subcommand)]
 pub enum RenderCommand {
@@ -37,14 +38,14 @@ pub fn run(command: RenderCommand) -> anyhow::Result<i32> {
                 Ok(inv) => inv,
                 Err(e) => {
                     eprintln!("{e}");
-                    return Ok(super::common::USAGE_ERROR);
+                    return Ok(super::session::USAGE_ERROR);
                 }
             };
             let hosts = match inventory::select(&inv.hosts, limit.as_deref()) {
                 Ok(h) => h,
                 Err(e) => {
                     eprintln!("error: {e}");
-                    return Ok(super::common::USAGE_ERROR);
+                    return Ok(super::session::USAGE_ERROR);
                 }
             };
             print!("{}", kubernetes::runtime_classes(&hosts));
@@ -58,7 +59,7 @@ pub fn run(command: RenderCommand) -> anyhow::Result<i32> {
             for name in services.iter().chain([&runtime]) {
                 if !valid_compose_name(name) {
                     eprintln!("error: `{name}` is not a valid Compose service or runtime name ([a-zA-Z0-9._-])");
-                    return Ok(super::common::USAGE_ERROR);
+                    return Ok(super::session::USAGE_ERROR);
                 }
             }
             write_atomically(&file, &templates::compose_override(&services, &runtime))?;

@@ -6,12 +6,13 @@ use std::fmt::Write as _;
 use async_trait::async_trait;
 use clap::Args;
 
-use super::common::{self, HostArgs};
-use crate::captured;
-use crate::fanout::HostCtx;
-use crate::inspect::{self, cell, HostResult, Inspect, Inspected, Inspection, Verdict};
+use super::args::HostArgs;
+use super::session;
+use crate::assess::status::{self, DriftKind, HostState, Manager, Seen};
 use crate::inventory::Host;
-use crate::status::{self, DriftKind, HostState, Manager, Seen};
+use crate::run::fanout::HostCtx;
+use crate::run::inspect::{self, cell, HostResult, Inspect, Inspected, Inspection, Verdict};
+use crate::script::captured;
 use crate::transport::Transport;
 
 #[derive(Debug, Args)]
@@ -30,7 +31,7 @@ impl Inspection for Status {
         ctx.stage("gathering facts and asking the daemons");
         let extra = format!("{}\n{}", captured::SH_LIB, status::daemons::SCRIPT);
         let (facts, rest) =
-            match crate::pipeline::gather_with(t, &host.desired, &ctx.log, &extra).await {
+            match crate::run::pipeline::gather_with(t, &host.desired, &ctx.log, &extra).await {
                 Ok(r) => r,
                 Err(e) => return Inspected::error("", e),
             };
@@ -53,12 +54,12 @@ impl Inspection for Status {
 }
 
 pub async fn run(opts: Opts) -> anyhow::Result<i32> {
-    let session = match common::open(&opts.hosts)? {
+    let session = match session::open(&opts.hosts)? {
         Ok(s) => s,
         Err(code) => return Ok(code),
     };
     let results = session.run(Inspect(Status)).await;
-    Ok(common::report(&session, &results, opts.hosts.json, render))
+    Ok(session::report(&session, &results, opts.hosts.json, render))
 }
 
 /// Per host: handlers and what the daemons see, modules, drift, problems;

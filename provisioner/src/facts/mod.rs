@@ -1,13 +1,14 @@
 //! Host facts: one read-only probe script per host, parsed into types.
 
 mod installed;
+pub mod manifest;
 pub(crate) mod parse;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::manifest::Manifest;
+use crate::facts::manifest::Manifest;
 use crate::release::{Arch, Runtime, Version};
 
 pub use installed::{KataTree, LastProvision, PATH_TOOLS};
@@ -17,7 +18,7 @@ pub const CONTAINERD_CONFIG: &str = "/etc/containerd/config.toml";
 pub const DOCKER_DAEMON_JSON: &str = "/etc/docker/daemon.json";
 
 /// The probe script. Extra paths to read are passed as its arguments.
-pub const PROBE: &str = include_str!("probe.sh");
+pub const PROBE: &str = include_str!("../script/probe.sh");
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct HostFacts {

@@ -10,7 +10,7 @@ use toml::Spanned;
 use super::raw::{RawContainerd, RawDefaults, RawDocker, RawGroup, RawHost, RawKata};
 use super::validate::Validator;
 use super::{Address, Become, Connection, InstallMethod, KataSpec, KnownHostsPolicy};
-use crate::diagnostic::Diagnostic;
+use crate::inventory::diagnostic::Diagnostic;
 use crate::release::checksums::Sha256;
 use crate::release::{Hypervisor, Runtime, Version, DEFAULT_SOURCE};
 

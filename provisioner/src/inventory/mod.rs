@@ -1,6 +1,7 @@
 //! The inventory: which hosts to manage, how to reach them, and what Kata
 //! setup each should end up with. Parsing reports every problem at once.
 
+pub mod diagnostic;
 mod layers;
 mod raw;
 mod select;
@@ -13,7 +14,7 @@ use std::time::Duration;
 use clap::ValueEnum;
 use serde::Serialize;
 
-use crate::diagnostic::SourceFile;
+use crate::inventory::diagnostic::SourceFile;
 use crate::release::checksums::Sha256;
 use crate::release::{Hypervisor, Runtime, Version};
 

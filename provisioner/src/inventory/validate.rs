@@ -17,7 +17,7 @@ use super::raw::{
     Section,
 };
 use super::{Address, Desired, Host, Inventory, KubernetesSettings};
-use crate::diagnostic::{did_you_mean, Diagnostic, SourceFile};
+use crate::inventory::diagnostic::{did_you_mean, Diagnostic, SourceFile};
 use crate::release::checksums;
 
 const DEFAULT_PARALLEL: usize = 20;

@@ -69,7 +69,7 @@ impl Validator<'_> {
 
 #[cfg(test)]
 mod tests {
-    use crate::diagnostic::SourceFile;
+    use crate::inventory::diagnostic::SourceFile;
     use crate::inventory::{parse, InventoryError};
 
     const HEAD: &str = "[kata]\nversion = \"4.2.0\"\nsha256 = \"0000000000000000000000000000000000000000000000000000000000000000\"\n[[hosts]]\nname = \"a\"\n";

@@ -4,8 +4,8 @@ use super::{Action, Change, Plan, PlanError};
 use crate::facts::HostFacts;
 use crate::facts::OsFamily;
 use crate::inventory::{Desired, InstallMethod};
+use crate::plan::templates;
 use crate::release::{checksums, Asset, Layout};
-use crate::templates;
 
 /// `method = "package"` is honoured only where a package of the pinned
 /// version exists; elsewhere the static release is used, and the plan says why.

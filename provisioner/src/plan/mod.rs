@@ -2,19 +2,21 @@
 //! and every rule is covered by table tests.
 
 pub(crate) mod containerd;
+pub mod debug;
 mod diff;
 mod docker;
 mod kata;
 mod modules;
 pub mod nixos;
+pub mod templates;
 mod users;
 
 use serde::Serialize;
 
+use crate::assess::readiness::{self, Readiness};
+use crate::facts::manifest::{backup_path, ManagedFile, Manifest};
 use crate::facts::HostFacts;
 use crate::inventory::Desired;
-use crate::manifest::{backup_path, ManagedFile, Manifest};
-use crate::readiness::{self, Readiness};
 use crate::release::checksums::Sha256;
 use crate::release::Asset;
 

@@ -2,7 +2,7 @@
 
 use super::{Action, Change, Plan};
 use crate::facts::HostFacts;
-use crate::templates;
+use crate::plan::templates;
 
 pub const MODULES_LOAD_FILE: &str = "/etc/modules-load.d/katafleet.conf";
 

@@ -5,7 +5,7 @@
 use super::{Action, Change, Plan, PlanError};
 use crate::facts::HostFacts;
 use crate::inventory::Desired;
-use crate::templates;
+use crate::plan::templates;
 
 pub const SETTINGS: &str = "/etc/nixos/katafleet.nix";
 pub const MODULE: &str = "/etc/nixos/katafleet-module.nix";
@@ -13,7 +13,7 @@ pub const CONFIGURATION: &str = "/etc/nixos/configuration.nix";
 pub const FLAKE: &str = "/etc/nixos/flake.nix";
 
 /// The NixOS module from katafleet's flake, written verbatim to hosts.
-const MODULE_TEXT: &str = include_str!("../../../nix/module.nix");
+const MODULE_TEXT: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../nix/module.nix"));
 
 /// Files the probe must read on a NixOS host.
 pub fn files_to_read() -> [&'static str; 4] {

@@ -2,6 +2,7 @@
 //! uses from it, which asset holds them, and where they land under /opt/kata.
 
 pub mod archive;
+pub mod cache;
 pub mod checksums;
 pub mod fetch;
 

@@ -4,8 +4,8 @@
 use base64::Engine;
 
 use super::*;
-use crate::proof::{Client, Target};
 use crate::release::Hypervisor;
+use crate::verify::{Client, Target};
 
 fn fixture(name: &str) -> String {
     let path = format!(

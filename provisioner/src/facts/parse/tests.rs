@@ -4,9 +4,12 @@
 //! test fleet cannot be (bare metal with vmx, a root-only /dev/kvm, ...).
 
 use super::*;
-use crate::readiness::{assess, Status};
+use crate::assess::readiness::{assess, Status};
 
-const NSPAWN: &str = include_str!("../../../tests/fixtures/facts/debian12-nspawn.txt");
+const NSPAWN: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/facts/debian12-nspawn.txt"
+));
 
 fn with(lines: &[(&str, &str)]) -> HostFacts {
     let mut text = NSPAWN.to_string();

@@ -7,7 +7,7 @@ mod edit;
 use super::{Action, Change, Plan, PlanError, Validation};
 use crate::facts::{HostFacts, SoftwareVersion};
 use crate::inventory::Desired;
-use crate::templates;
+use crate::plan::templates;
 
 pub use edit::{cri_disabled, dropin_tables, effective_has_runtime};
 

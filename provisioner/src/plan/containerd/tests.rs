@@ -7,9 +7,18 @@ use crate::inventory::Desired;
 use crate::plan::{Action, Plan};
 use crate::release::Hypervisor;
 
-const DEFAULT_16: &str = include_str!("../../../tests/fixtures/containerd/default-bookworm.toml");
-const DEFAULT_17: &str = include_str!("../../../tests/fixtures/containerd/default-trixie.toml");
-const DEFAULT_21: &str = include_str!("../../../tests/fixtures/containerd/default-sid.toml");
+const DEFAULT_16: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/containerd/default-bookworm.toml"
+));
+const DEFAULT_17: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/containerd/default-trixie.toml"
+));
+const DEFAULT_21: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/containerd/default-sid.toml"
+));
 
 fn desired() -> Desired {
     Desired::sample()

@@ -2,11 +2,11 @@
 //! its output; katafleet's readiness findings when there is no check tool.
 
 use super::{diagnose, last_line, Step};
-use crate::captured::Output;
+use crate::assess::readiness;
 use crate::facts::HostFacts;
 use crate::inventory::{Desired, InstallMethod};
-use crate::readiness;
 use crate::release::{Runtime, KATA_ROOT};
+use crate::script::captured::Output;
 
 /// Step 1: the release's own host check, or katafleet's when the release
 /// has no check tool (kata-ctl ships only in kata-tools-static, amd64).

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use base64::Engine;
 
-use crate::manifest::MANIFEST_PATH;
+use crate::facts::manifest::MANIFEST_PATH;
 use crate::plan::{Action, FileWrite, Plan, Service, Validation};
 use crate::release::fetch::Fetched;
 use crate::release::Layout;

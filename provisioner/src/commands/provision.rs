@@ -2,16 +2,18 @@
 
 use std::sync::Arc;
 
-use super::common;
-use crate::assets::AssetStore;
-use crate::cli::RunArgs;
+use super::args::RunArgs;
+use super::session;
+use crate::assess::readiness;
 use crate::inventory::Host;
-use crate::pipeline::{HostReport, HostStatus, Mode, Run};
 use crate::plan::PlanOptions;
-use crate::{kubernetes, progress, readiness, release, report};
+use crate::release::cache::AssetStore;
+use crate::run::pipeline::{HostReport, HostStatus, Mode, Run};
+use crate::run::progress;
+use crate::{kubernetes, release, report};
 
 pub async fn run(args: RunArgs, mode: Mode) -> anyhow::Result<i32> {
-    let session = match common::open(&args.hosts)? {
+    let session = match session::open(&args.hosts)? {
         Ok(s) => s,
         Err(code) => return Ok(code),
     };
@@ -56,7 +58,7 @@ pub async fn run(args: RunArgs, mode: Mode) -> anyhow::Result<i32> {
 async fn rolled_out(
     run: &Arc<Run>,
     hosts: &[Host],
-    rollout: crate::rollout::Rollout,
+    rollout: crate::run::rollout::Rollout,
 ) -> Vec<HostReport> {
     let mut reports: Vec<HostReport> = Vec::with_capacity(hosts.len());
     for wave in rollout.waves(hosts.len()) {

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use serde_json::json;
 
-use crate::pipeline::HostReport;
+use crate::run::pipeline::HostReport;
 
 /// Per host: every change with its reason and diff, then no-ops and warnings.
 pub fn plan_text(reports: &[HostReport]) -> String {

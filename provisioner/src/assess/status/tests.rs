@@ -5,12 +5,17 @@
 //! other cases change single lines of these.
 
 use super::*;
-use crate::captured;
 use crate::inventory::Desired;
+use crate::script::captured;
 
-const PROVISIONED: &str =
-    include_str!("../../tests/fixtures/facts/debian12-nspawn-provisioned.txt");
-const FRESH: &str = include_str!("../../tests/fixtures/facts/debian12-nspawn.txt");
+const PROVISIONED: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/facts/debian12-nspawn-provisioned.txt"
+));
+const FRESH: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/facts/debian12-nspawn.txt"
+));
 
 fn facts(text: &str) -> HostFacts {
     crate::facts::parse(text).unwrap()

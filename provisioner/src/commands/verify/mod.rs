@@ -8,14 +8,15 @@ use std::path::Path;
 use async_trait::async_trait;
 use clap::Args;
 
-use super::common::{self, HostArgs};
-use crate::captured::{self, SH_LIB};
-use crate::fanout::HostCtx;
-use crate::inspect::{self, cell, HostResult, Inspect, Inspected, Inspection, Verdict};
+use super::args::HostArgs;
+use super::session;
 use crate::inventory::{Host, VerifySettings};
-use crate::proof::{self, scripts, Proof, Step, StepStatus};
-use crate::runlog::HostLog;
+use crate::run::fanout::HostCtx;
+use crate::run::inspect::{self, cell, HostResult, Inspect, Inspected, Inspection, Verdict};
+use crate::run::log::HostLog;
+use crate::script::captured::{self, SH_LIB};
 use crate::transport::{Payload, Transport};
+use crate::verify::{self as proof, scripts, Proof, Step, StepStatus};
 
 #[derive(Debug, Args)]
 pub struct Opts {
@@ -217,7 +218,7 @@ impl Inspection for Verify {
         ctx.stage("gathering facts and running Kata's check");
         let extra = format!("{SH_LIB}\n{}", scripts::check(&host.desired));
         let (facts, rest) =
-            match crate::pipeline::gather_with(t, &host.desired, &ctx.log, &extra).await {
+            match crate::run::pipeline::gather_with(t, &host.desired, &ctx.log, &extra).await {
                 Ok(r) => r,
                 Err(e) => return Inspected::error("", e),
             };
@@ -254,7 +255,7 @@ impl Inspection for Verify {
 }
 
 pub async fn run(opts: Opts) -> anyhow::Result<i32> {
-    let session = match common::open(&opts.hosts)? {
+    let session = match session::open(&opts.hosts)? {
         Ok(s) => s,
         Err(code) => return Ok(code),
     };
@@ -263,7 +264,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<i32> {
         bench: opts.bench,
     };
     let results = session.run(Inspect(job)).await;
-    Ok(common::report(&session, &results, opts.hosts.json, render))
+    Ok(session::report(&session, &results, opts.hosts.json, render))
 }
 
 /// Per host: each step (failures with their fix and evidence), then a table.

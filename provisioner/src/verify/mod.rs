@@ -8,18 +8,20 @@
 //! the host's; 3. its VMM process under the shim; 4. with --bench, start
 //! times against runc.
 
+mod after_apply;
 pub mod bench;
 mod check;
 pub mod diagnose;
 pub mod ps;
-pub mod scripts;
+pub(crate) use crate::script::proof as scripts;
 
 use serde::Serialize;
 
-use crate::captured::Output;
+use crate::assess::status::wiring;
 use crate::facts::HostFacts;
 use crate::release::Hypervisor;
-use crate::status::wiring;
+use crate::script::captured::Output;
+pub use after_apply::{after_apply, VerifyError};
 pub use bench::Bench;
 pub use check::host_check;
 pub use scripts::{Client, Target};

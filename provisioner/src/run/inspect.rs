@@ -7,8 +7,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::Serialize;
 
-use crate::fanout::{HostCtx, HostJob};
 use crate::inventory::Host;
+use crate::run::fanout::{HostCtx, HostJob};
 use crate::transport::Transport;
 
 /// How a host fared.

@@ -9,10 +9,10 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use crate::captured::Output;
 use crate::facts::{HostFacts, LastProvision};
 use crate::inventory::Desired;
 use crate::release::{Hypervisor, Runtime, KATA_ROOT};
+use crate::script::captured::Output;
 pub use wiring::Wired;
 
 #[derive(Debug, Clone, Serialize)]

@@ -10,8 +10,8 @@ use futures::future::join_all;
 use tokio::sync::Semaphore;
 
 use crate::inventory::Host;
-use crate::progress::{self, Event};
-use crate::runlog::{HostLog, RunLog};
+use crate::run::log::{HostLog, RunLog};
+use crate::run::progress::{self, Event};
 use crate::transport::{self, Transport};
 
 /// What a command does on each host, and how it reports.

@@ -4,9 +4,9 @@
 use base64::Engine;
 
 use super::*;
-use crate::captured;
 use crate::facts::{ContainerdFacts, KataTree};
 use crate::inventory::Desired;
+use crate::script::captured;
 
 fn fixture(name: &str) -> String {
     let path = format!(

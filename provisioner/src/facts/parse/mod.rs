@@ -9,7 +9,7 @@ use super::{
     ContainerdFacts, DockerFacts, HostFacts, InstalledKata, KvmDevice, OsFamily, OsInfo,
     SoftwareVersion,
 };
-use crate::manifest::Manifest;
+use crate::facts::manifest::Manifest;
 use crate::release::Arch;
 
 #[derive(Debug, thiserror::Error)]

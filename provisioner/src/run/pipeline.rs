@@ -7,13 +7,13 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::apply::{self, StepEvent};
-use crate::assets::AssetStore;
 use crate::facts::{self, HostFacts};
-use crate::fanout::{Fanout, HostCtx, HostJob};
 use crate::inventory::{Desired, Host};
 use crate::plan::{self, Action, Plan, PlanOptions};
-use crate::progress::{self, Event};
-use crate::runlog::{HostLog, RunLog};
+use crate::release::cache::AssetStore;
+use crate::run::fanout::{Fanout, HostCtx, HostJob};
+use crate::run::log::{HostLog, RunLog};
+use crate::run::progress::{self, Event};
 use crate::transport::Transport;
 use crate::verify;
 

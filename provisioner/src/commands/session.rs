@@ -2,37 +2,17 @@
 //! pick the hosts, open the run's log directory, run the job on every host
 //! through the fan-out with progress on stderr.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
-use clap::Args;
 
-use crate::fanout::{Fanout, HostJob};
+use super::args::HostArgs;
 use crate::inventory::{self, Host, Inventory, InventoryError};
-use crate::{progress, runlog};
+use crate::run::fanout::{Fanout, HostJob};
+use crate::run::{log as runlog, progress};
 
 /// Exit code for usage and inventory errors.
 pub const USAGE_ERROR: i32 = 2;
-
-/// Options of the commands that only look at hosts.
-#[derive(Debug, Args)]
-pub struct HostArgs {
-    /// The inventory file (TOML).
-    pub inventory: PathBuf,
-    /// Only these hosts: names, globs or @group, comma-separated.
-    #[arg(long, value_name = "PATTERN")]
-    pub limit: Option<String>,
-    /// How many hosts to work on at once (overrides [defaults] parallel).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
-    pub parallel: Option<u16>,
-    /// Print one JSON document instead of the table.
-    #[arg(long)]
-    pub json: bool,
-    /// Where per-host logs of this run go (default: ~/.local/state/katafleet/runs).
-    #[arg(long, value_name = "DIR")]
-    pub log_dir: Option<PathBuf>,
-}
 
 /// A loaded inventory, the selected hosts and this run's log directory.
 pub struct Session {
@@ -92,15 +72,15 @@ impl Session {
 /// logs are) and returns the exit code: 1 when any host fell short.
 pub fn report<D: serde::Serialize>(
     session: &Session,
-    results: &[crate::inspect::HostResult<D>],
+    results: &[crate::run::inspect::HostResult<D>],
     json: bool,
-    render: impl Fn(&[crate::inspect::HostResult<D>]) -> String,
+    render: impl Fn(&[crate::run::inspect::HostResult<D>]) -> String,
 ) -> i32 {
     if json {
-        println!("{}", crate::inspect::json(results));
+        println!("{}", crate::run::inspect::json(results));
     } else {
         print!("{}", render(results));
         eprintln!("logs: {}", session.log.dir.display());
     }
-    crate::inspect::exit_code(results)
+    crate::run::inspect::exit_code(results)
 }

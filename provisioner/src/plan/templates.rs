@@ -15,27 +15,45 @@ pub const SAFE_ANNOTATIONS: [&str; 2] = ["default_memory", "default_vcpus"];
 const TEMPLATES: [(&str, &str); 6] = [
     (
         "nixos.nix",
-        include_str!("../../templates/nixos/katafleet.nix.tera"),
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../templates/nixos/katafleet.nix.tera"
+        )),
     ),
     (
         "runtimeclass.yaml",
-        include_str!("../../templates/runtimeclass.yaml.tera"),
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../templates/runtimeclass.yaml.tera"
+        )),
     ),
     (
         "compose-override.yaml",
-        include_str!("../../templates/compose-override.yaml.tera"),
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../templates/compose-override.yaml.tera"
+        )),
     ),
     (
         "kata-dropin.toml",
-        include_str!("../../templates/kata-dropin.toml.tera"),
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../templates/kata-dropin.toml.tera"
+        )),
     ),
     (
         "modules-load.conf",
-        include_str!("../../templates/modules-load.conf.tera"),
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../templates/modules-load.conf.tera"
+        )),
     ),
     (
         "containerd-dropin.toml",
-        include_str!("../../templates/containerd-dropin.toml.tera"),
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../templates/containerd-dropin.toml.tera"
+        )),
     ),
 ];
 

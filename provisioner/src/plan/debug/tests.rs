@@ -4,9 +4,14 @@ use super::*;
 use crate::facts::parse;
 use crate::release::Hypervisor;
 
-const PROVISIONED: &str =
-    include_str!("../../tests/fixtures/facts/debian12-nspawn-provisioned.txt");
-const FRESH: &str = include_str!("../../tests/fixtures/facts/debian12-nspawn.txt");
+const PROVISIONED: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/facts/debian12-nspawn-provisioned.txt"
+));
+const FRESH: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/facts/debian12-nspawn.txt"
+));
 const DROPIN: &str =
     "/opt/kata/share/defaults/kata-containers/runtime-rs/config.d/60-katafleet-debug.toml";
 

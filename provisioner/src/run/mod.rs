@@ -1,0 +1,9 @@
+//! Many hosts at once: the fan-out, each host's pipeline, rollouts in
+//! batches, the progress display and the per-host logs.
+
+pub mod fanout;
+pub mod inspect;
+pub mod log;
+pub mod pipeline;
+pub mod progress;
+pub mod rollout;
