@@ -28,7 +28,12 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent.parent
 REPO = BENCH.parent
 FLEET = REPO / "vm-tests/fleet/fleet"
-PROBE = REPO / "provisioner/src/facts/probe.sh"
+SCRIPTS = REPO / "provisioner/src/script"
+
+
+def probe_text():
+    """katafleet's facts probe as it is sent: the prelude, then probe.sh."""
+    return (SCRIPTS / "prelude.sh").read_text() + "\n" + (SCRIPTS / "probe.sh").read_text()
 CG_CPU = Path("/sys/fs/cgroup/cpuacct")
 CG_MEM = Path("/sys/fs/cgroup/memory")
 CG_NAME = "katafleet-bench"
@@ -325,7 +330,7 @@ def render_raw(ctx, payload):
         return env.get_template(f"files/{name}").render(**VARS).rstrip("\n")
 
     text = env.get_template("raw/provision.sh.j2").render(
-        probe=PROBE.read_text(), sha256=ctx.sha256, size=ctx.tarball.stat().st_size,
+        probe=probe_text(), sha256=ctx.sha256, size=ctx.tarball.stat().st_size,
         payload=payload, dropin=file("kata-dropin.toml.j2"),
         modules=file("modules-load.conf.j2"),
         containerd=file("containerd-config.toml.j2"), **VARS,
@@ -408,9 +413,11 @@ def command(contender, run, ctx):
             return []
 
     elif contender == "facts-rtt":
+        probe = ctx.work / "probe.sh"
+        probe.write_text(probe_text())
         argv = [
             str(BENCH / "raw/facts-rtt"), str(st / "ssh_config"), str(st / "hosts"),
-            str(PROBE), VARS["kata_dropin"], "/etc/modules-load.d/katafleet.conf",
+            str(probe), VARS["kata_dropin"], "/etc/modules-load.d/katafleet.conf",
             "/etc/containerd/conf.d/katafleet.toml",
         ]
 

@@ -5,20 +5,15 @@ pub use crate::script::nixos::{rollback_script, switch_script};
 
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 
+use crate::facts::{split_probe, HostFacts, ParseError};
 use crate::plan::{Action, Plan};
 use crate::release::fetch::Fetched;
+use crate::script::wire::{Decoder, Marker, WireError};
 use crate::transport::{Payload, ScriptOutput, Transport, TransportError};
 
 pub use crate::script::apply::render;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StepStatus {
-    Changed,
-    Ok,
-    Warn,
-    Failed,
-}
+pub use crate::script::wire::StepStatus;
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct StepResult {
@@ -31,22 +26,27 @@ pub struct StepResult {
 #[derive(Debug, Clone, Default)]
 pub struct ApplyOutcome {
     pub steps: Vec<StepResult>,
+    /// Every marker the script printed, in order.
+    pub markers: Vec<Marker>,
+    /// The first line that broke the protocol, if any.
+    pub protocol_error: Option<WireError>,
     pub output: ScriptOutput,
     pub script: String,
 }
 
 impl ApplyOutcome {
-    /// The probe output printed after a successful apply, if it ran.
-    pub fn after_facts(&self) -> Option<&str> {
-        self.output
-            .stdout
-            .split_once(&format!("{AFTER_FACTS}\n"))
-            .map(|(_, rest)| rest)
+    /// The facts gathered after a successful apply, if the probe ran.
+    pub fn after_facts(&self) -> Option<Result<HostFacts, ParseError>> {
+        let at = self.markers.iter().position(|m| *m == Marker::AfterFacts)?;
+        Some(split_probe(self.markers[at + 1..].to_vec()).map(|(facts, _)| facts))
     }
 
     pub fn failure(&self) -> Option<String> {
         if let Some(f) = self.steps.iter().find(|s| s.status == StepStatus::Failed) {
             return Some(f.message.clone());
+        }
+        if let Some(e) = &self.protocol_error {
+            return Some(e.to_string());
         }
         if !self.output.success() {
             let stderr = self.output.stderr.trim();
@@ -70,12 +70,18 @@ impl ApplyOutcome {
             .count()
     }
 
+    /// Warnings of steps, and `@@warn` lines (problems that failed no step).
     pub fn warnings(&self) -> Vec<String> {
-        self.steps
+        let steps = self
+            .steps
             .iter()
             .filter(|s| s.status == StepStatus::Warn)
-            .map(|s| s.message.clone())
-            .collect()
+            .map(|s| s.message.clone());
+        let loose = self.markers.iter().filter_map(|m| match m {
+            Marker::Warn { message } => Some(message.clone()),
+            _ => None,
+        });
+        steps.chain(loose).collect()
     }
 }
 
@@ -91,9 +97,6 @@ pub async fn apply(
     apply_then_probe(transport, plan, release, "", events).await
 }
 
-/// Marks where the facts gathered after a successful apply begin.
-pub const AFTER_FACTS: &str = "@@after-facts";
-
 /// Applies the plan and, in the same script and round trip, gathers the
 /// facts afresh with `probe` so verification costs no extra round trip.
 pub async fn apply_then_probe(
@@ -106,7 +109,7 @@ pub async fn apply_then_probe(
     let mut script = render(plan, release, env!("CARGO_PKG_VERSION"));
     if !probe.is_empty() {
         if let Some(end) = script.rfind("exit 0\n") {
-            script.insert_str(end, &format!("echo {AFTER_FACTS}\n(\n{probe}\n)\n"));
+            script.insert_str(end, &format!("echo @@after-facts\n(\n{probe}\n)\n"));
         }
     }
     let installs = plan
@@ -120,7 +123,8 @@ pub async fn apply_then_probe(
     run_script(transport, script, payload, events).await
 }
 
-/// Runs a script that speaks the step protocol and collects its results.
+/// Runs a script that speaks the wire protocol and collects its results,
+/// sending step events as they stream in.
 pub async fn run_script(
     transport: &dyn Transport,
     script: String,
@@ -129,72 +133,97 @@ pub async fn run_script(
 ) -> Result<ApplyOutcome, TransportError> {
     let (tx, mut rx) = unbounded_channel::<String>();
     let forward = async move {
-        let mut steps = Vec::new();
+        let mut decoder = Decoder::default();
+        let (mut markers, mut steps, mut protocol_error) = (Vec::new(), Vec::new(), None);
         while let Some(line) = rx.recv().await {
-            if let Some(event) = parse_line(&line) {
-                if let (_, Some(result)) = &event {
-                    steps.push(result.clone());
+            match decoder.line(&line) {
+                Some(Ok(marker)) => {
+                    if let Some(event) = step_event(&marker) {
+                        if let (_, Some(result)) = &event {
+                            steps.push(result.clone());
+                        }
+                        let _ = events.send(event);
+                    }
+                    markers.push(marker);
                 }
-                let _ = events.send(event);
+                Some(Err(e)) => {
+                    protocol_error.get_or_insert(e);
+                }
+                None => {}
             }
         }
-        steps
+        if let Err(e) = decoder.finish() {
+            protocol_error.get_or_insert(e);
+        }
+        (markers, steps, protocol_error)
     };
-    let (output, steps) = tokio::join!(transport.run(&script, payload.as_ref(), Some(tx)), forward);
+    let (output, (markers, steps, protocol_error)) =
+        tokio::join!(transport.run(&script, payload.as_ref(), Some(tx)), forward);
     Ok(ApplyOutcome {
         steps,
+        markers,
+        protocol_error,
         output: output?,
         script,
     })
 }
 
-fn parse_line(line: &str) -> Option<StepEvent> {
-    if let Some(rest) = line.strip_prefix("@@begin ") {
-        return rest.trim().parse().ok().map(|n| (n, None));
-    }
-    let rest = line.strip_prefix("@@step ")?;
-    let mut parts = rest.splitn(3, ' ');
-    let step: usize = parts.next()?.parse().ok()?;
-    let status = match parts.next()? {
-        "changed" => StepStatus::Changed,
-        "ok" => StepStatus::Ok,
-        "warn" => StepStatus::Warn,
-        _ => StepStatus::Failed,
-    };
-    let message = parts.next().unwrap_or_default().trim().to_string();
-    Some((
-        step,
-        Some(StepResult {
+fn step_event(marker: &Marker) -> Option<StepEvent> {
+    match marker {
+        Marker::Begin { step } => Some((*step, None)),
+        Marker::Step {
             step,
             status,
             message,
-        }),
-    ))
+        } => Some((
+            *step,
+            Some(StepResult {
+                step: *step,
+                status: *status,
+                message: message.clone(),
+            }),
+        )),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn facts_after_apply_are_what_follows_the_marker() {
-        let mut o = ApplyOutcome::default();
-        o.output.stdout =
-            format!("@@step 1 changed x\n{AFTER_FACTS}\n@@katafleet-probe 1\nuid=0\n");
-        assert_eq!(o.after_facts(), Some("@@katafleet-probe 1\nuid=0\n"));
-        o.output.stdout = "@@step 1 failed x\n".into();
-        assert_eq!(o.after_facts(), None);
+    fn outcome(stdout: &str) -> ApplyOutcome {
+        let markers = crate::script::wire::parse(stdout).unwrap();
+        ApplyOutcome {
+            markers,
+            ..ApplyOutcome::default()
+        }
     }
 
     #[test]
-    fn parses_protocol_lines() {
-        assert_eq!(parse_line("@@begin 3").map(|e| e.0), Some(3));
-        let (n, r) = parse_line("@@step 2 failed checksum mismatch: x").unwrap();
+    fn facts_after_apply_are_what_follows_the_marker() {
+        let o = outcome(
+            "@@step 1 changed x\n@@after-facts\n@@katafleet-probe 1\n@@kv uid 0\n@@end-probe\n",
+        );
+        assert_eq!(o.after_facts().unwrap().unwrap().uid, 0);
+        assert!(outcome("@@step 1 failed x\n").after_facts().is_none());
+    }
+
+    #[test]
+    fn loose_warnings_reach_the_report() {
+        let o = outcome("@@warn cannot record what katafleet owns\n");
+        assert_eq!(o.warnings(), ["cannot record what katafleet owns"]);
+    }
+
+    #[test]
+    fn step_markers_become_events() {
+        let m = crate::script::wire::parse("@@begin 3\n@@step 2 failed checksum mismatch: x\n")
+            .unwrap();
+        assert_eq!(step_event(&m[0]).map(|e| e.0), Some(3));
+        let (n, r) = step_event(&m[1]).unwrap();
         let r = r.unwrap();
         assert_eq!(
             (n, r.status, r.message.as_str()),
             (2, StepStatus::Failed, "checksum mismatch: x")
         );
-        assert!(parse_line("hello").is_none());
     }
 }

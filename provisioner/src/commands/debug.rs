@@ -13,7 +13,6 @@ use crate::inventory::Host;
 use crate::plan::debug::{self as debugging, DebugDetail, Request};
 use crate::run::fanout::HostCtx;
 use crate::run::inspect::{self, cell, HostResult, Inspect, Inspected, Inspection, Verdict};
-use crate::script::captured::{self, SH_LIB};
 use crate::script::proof::q;
 use crate::transport::Transport;
 
@@ -51,17 +50,14 @@ impl Inspection for Debug {
     ) -> Inspected<DebugDetail> {
         ctx.stage("gathering facts");
         let path = debugging::dropin_path(&host.desired);
-        let extra = format!(
-            "{SH_LIB}\n[ -f {p} ] && kf_block dropin cat {p}\n",
-            p = q(&path)
-        );
+        let extra = format!("[ -f {p} ] && kf_block dropin cat {p}\n", p = q(&path));
         let (facts, rest) =
             match crate::run::pipeline::gather_with(t, &host.desired, &ctx.log, &extra).await {
                 Ok(r) => r,
                 Err(e) => return Inspected::error("", e),
             };
         let os = facts.os.pretty_name.clone();
-        let out = captured::parse(&rest);
+        let out = rest;
         let current = out
             .block("dropin")
             .filter(|b| b.ok())

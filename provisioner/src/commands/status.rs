@@ -12,7 +12,6 @@ use crate::assess::status::{self, DriftKind, HostState, Manager, Seen};
 use crate::inventory::Host;
 use crate::run::fanout::HostCtx;
 use crate::run::inspect::{self, cell, HostResult, Inspect, Inspected, Inspection, Verdict};
-use crate::script::captured;
 use crate::transport::Transport;
 
 #[derive(Debug, Args)]
@@ -29,13 +28,13 @@ impl Inspection for Status {
 
     async fn inspect(&self, t: &dyn Transport, host: &Host, ctx: &HostCtx) -> Inspected<HostState> {
         ctx.stage("gathering facts and asking the daemons");
-        let extra = format!("{}\n{}", captured::SH_LIB, status::daemons::SCRIPT);
+        let extra = status::daemons::SCRIPT;
         let (facts, rest) =
-            match crate::run::pipeline::gather_with(t, &host.desired, &ctx.log, &extra).await {
+            match crate::run::pipeline::gather_with(t, &host.desired, &ctx.log, extra).await {
                 Ok(r) => r,
                 Err(e) => return Inspected::error("", e),
             };
-        let state = status::assess(&facts, &host.desired, &captured::parse(&rest));
+        let state = status::assess(&facts, &host.desired, &rest);
         ctx.log.section(
             "status",
             &serde_json::to_string_pretty(&state).unwrap_or_default(),

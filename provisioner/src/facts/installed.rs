@@ -94,7 +94,7 @@ impl KataTree {
     }
 }
 
-/// Fills the fields of this module from the probe's `key=value` lines and blocks.
+/// Fills the fields of this module from the probe's values and files.
 pub(super) fn fill(
     facts: &mut HostFacts,
     kv: &BTreeMap<String, String>,

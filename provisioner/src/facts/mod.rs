@@ -1,5 +1,6 @@
 //! Host facts: one read-only probe script per host, parsed into types.
 
+pub mod gather;
 mod installed;
 pub mod manifest;
 pub(crate) mod parse;
@@ -12,13 +13,10 @@ use crate::facts::manifest::Manifest;
 use crate::release::{Arch, Runtime, Version};
 
 pub use installed::{KataTree, LastProvision, PATH_TOOLS};
-pub use parse::{parse, ParseError};
+pub use parse::{parse, split_probe, ParseError};
 
 pub const CONTAINERD_CONFIG: &str = "/etc/containerd/config.toml";
 pub const DOCKER_DAEMON_JSON: &str = "/etc/docker/daemon.json";
-
-/// The probe script. Extra paths to read are passed as its arguments.
-pub const PROBE: &str = include_str!("../script/probe.sh");
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct HostFacts {

@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::apply::{self, StepEvent};
+use crate::facts::gather::GatherError;
 use crate::facts::{self, HostFacts};
 use crate::inventory::{Desired, Host};
 use crate::plan::{self, Action, Plan, PlanOptions};
@@ -14,6 +15,7 @@ use crate::release::cache::AssetStore;
 use crate::run::fanout::{Fanout, HostCtx, HostJob};
 use crate::run::log::{HostLog, RunLog};
 use crate::run::progress::{self, Event};
+use crate::script::wire::Output;
 use crate::transport::Transport;
 use crate::verify;
 
@@ -133,7 +135,7 @@ impl Run {
         self.stage(&host.name, "verifying");
         // The apply script gathered the facts afresh at its end (no extra round trip).
         let after = match outcome.after_facts() {
-            Some(text) => facts::parse(text).map_err(|e| format!("facts after apply: {e}"))?,
+            Some(parsed) => parsed.map_err(|e| format!("facts after apply: {e}"))?,
             None => gather(t, &host.desired, log).await?,
         };
         let verified = verify::after_apply(&after, &host.desired, self.options)
@@ -217,9 +219,15 @@ impl Run {
                 }
             }
         });
-        let outcome = apply::apply_then_probe(t, plan, release, &probe_script(&host.desired), tx)
-            .await
-            .map_err(|e| e.to_string());
+        let outcome = apply::apply_then_probe(
+            t,
+            plan,
+            release,
+            &crate::script::probe::body(&host.desired),
+            tx,
+        )
+        .await
+        .map_err(|e| e.to_string());
         let _ = relay.await;
         outcome
     }
@@ -277,47 +285,32 @@ pub async fn gather(
         .map(|(facts, _)| facts)
 }
 
-/// The probe, then `extra` in the same script (still one round trip).
-/// Returns the facts and what `extra` printed after the probe's end marker.
-/// The facts probe with the files this desired state needs read.
-pub fn probe_script(desired: &Desired) -> String {
-    let files: Vec<String> = plan::files_to_read(desired)
-        .iter()
-        .map(|f| format!("'{f}'"))
-        .collect();
-    // Repository metadata is slow, so dnf is asked only when a package is wanted.
-    let dnf = u8::from(desired.kata.method == crate::inventory::InstallMethod::Package);
-    format!(
-        "set -- {}\nKF_QUERY_DNF={dnf}\n{}",
-        files.join(" "),
-        facts::PROBE
-    )
-}
-
+/// The probe, then `extra` in the same script (still one round trip); the
+/// raw output goes to the host's log. Returns the facts and what `extra` reported.
 pub async fn gather_with(
     t: &dyn Transport,
     desired: &Desired,
     log: &HostLog,
     extra: &str,
-) -> Result<(HostFacts, String), String> {
-    let script = format!("{}\n{extra}", probe_script(desired));
-    let out = t
-        .run(&script, None, None)
-        .await
-        .map_err(|e| e.to_string())?;
-    log.section("facts", &out.stdout);
-    if !out.stderr.trim().is_empty() {
-        log.section("facts stderr", &out.stderr);
-    }
-    let (probe, rest) = match out.stdout.split_once("\n@@end-probe\n") {
-        Some((probe, rest)) => (format!("{probe}\n@@end-probe\n"), rest.to_string()),
-        None => (out.stdout.clone(), String::new()),
+) -> Result<(HostFacts, Output), String> {
+    let logged = |raw: &crate::transport::ScriptOutput| {
+        log.section("facts", &raw.stdout);
+        if !raw.stderr.trim().is_empty() {
+            log.section("facts stderr", &raw.stderr);
+        }
     };
-    let facts = facts::parse(&probe).map_err(|e| match out.stderr.trim() {
-        "" => e.to_string(),
-        stderr => format!("{e}: {stderr}"),
-    })?;
-    Ok((facts, rest))
+    match facts::gather::gather(t, desired, extra).await {
+        Ok(g) => {
+            logged(&g.raw);
+            Ok((g.facts, g.rest))
+        }
+        Err(e) => {
+            if let GatherError::Parse { raw, .. } = &e {
+                logged(raw);
+            }
+            Err(e.to_string())
+        }
+    }
 }
 
 impl HostReport {

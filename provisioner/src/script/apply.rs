@@ -3,28 +3,21 @@
 
 use std::fmt::Write as _;
 
-use base64::Engine;
-
+use super::{b64, quote as q};
 use crate::facts::manifest::MANIFEST_PATH;
 use crate::plan::{Action, FileWrite, Plan, Service, Validation};
 use crate::release::fetch::Fetched;
 use crate::release::Layout;
 
-pub(super) const LIB: &str = include_str!("lib.sh");
-
-fn b64(text: &str) -> String {
-    base64::engine::general_purpose::STANDARD.encode(text.as_bytes())
-}
-
-/// Single-quotes a word for sh.
-pub(super) fn q(word: &str) -> String {
-    format!("'{}'", word.replace('\'', "'\\''"))
+/// The prelude plus the apply helpers: how every script that changes a host begins.
+pub(super) fn lib() -> String {
+    super::with_prelude(include_str!("apply.sh"))
 }
 
 /// The script for `plan`; `release` is the verified asset when it installs one.
 /// Returns the script and whether it expects the release as its payload.
 pub fn render(plan: &Plan, release: Option<&Fetched>, katafleet_version: &str) -> String {
-    let mut s = String::from(LIB);
+    let mut s = lib();
     for (i, change) in plan.changes.iter().enumerate() {
         let id = i + 1;
         let _ = writeln!(s, "\nkf_begin {id}");
@@ -114,7 +107,7 @@ pub fn render(plan: &Plan, release: Option<&Fetched>, katafleet_version: &str) -
     }
     let _ = writeln!(
         s,
-        "\nkf_put {} 644 {} || echo '@@warn cannot record what katafleet owns in {}'",
+        "\nkf_put {} 644 {} || kf_warn 'cannot record what katafleet owns in {}'",
         q(MANIFEST_PATH),
         b64(&plan.manifest.to_json()),
         MANIFEST_PATH
@@ -187,14 +180,4 @@ fn configure(
         "if [ -n \"$KF_RESTART_NOTE\" ]; then kf_report {id} warn \"configured {unit}; $KF_RESTART_NOTE\"; else kf_report {id} changed {}; fi",
         q(&format!("configured and restarted {unit}"))
     );
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quoting_survives_single_quotes() {
-        assert_eq!(q("it's"), "'it'\\''s'");
-    }
 }

@@ -1,6 +1,48 @@
-//! The only code that writes shell for hosts or reads what that shell prints.
+//! The only code that writes shell for hosts or reads what that shell
+//! prints. Every script starts with one prelude (`prelude.sh`), quotes every
+//! value with [`quote`], and speaks one protocol ([`wire`]).
 
 pub mod apply;
-pub mod captured;
+pub mod daemons;
 pub mod nixos;
+pub mod probe;
 pub mod proof;
+pub mod wire;
+
+use base64::Engine;
+
+/// Helpers and the wire protocol's shell side; every script begins with it.
+pub const PRELUDE: &str = include_str!("prelude.sh");
+
+/// Single-quotes a word for sh, so no value can become code.
+pub fn quote(word: &str) -> String {
+    format!("'{}'", word.replace('\'', "'\\''"))
+}
+
+/// Base64 of a text, for payloads embedded in a script.
+pub fn b64(text: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(text.as_bytes())
+}
+
+/// A script: the prelude, then `body`.
+pub fn with_prelude(body: &str) -> String {
+    format!("{PRELUDE}\n{body}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_survives_single_quotes_and_shell_syntax() {
+        assert_eq!(quote("it's"), "'it'\\''s'");
+        for hostile in ["$(touch /tmp/x)", "`id`", "a;b", "a\nb", "--all", "'\"'"] {
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!("printf '%s' {}", quote(hostile)))
+                .output()
+                .unwrap();
+            assert_eq!(String::from_utf8_lossy(&out.stdout), hostile);
+        }
+    }
+}

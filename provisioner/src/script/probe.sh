@@ -1,64 +1,52 @@
-# katafleet facts probe: one round trip, read-only. Prints `key=value` lines
-# and base64 file blocks (`@@file NAME` ... `@@end`). Arguments: more files
-# to read, reported as `path:FILE`.
-export LC_ALL=C
-PATH=/run/current-system/sw/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH
-
-kv() { printf '%s=%s\n' "$1" "$(printf '%s' "$2" | tr '\n' ' ')"; }
-file_block() {
-    if [ -f "$2" ] && [ -r "$2" ]; then
-        echo "@@file $1"
-        base64 <"$2"
-        echo "@@end"
-    fi
-}
-have() { command -v "$1" >/dev/null 2>&1; }
+# katafleet facts probe: one round trip, read-only; runs after the prelude.
+# Prints values (`@@kv`) and files (`@@file`). Arguments: more files to read,
+# reported as `path:FILE`.
 
 echo "@@katafleet-probe 1"
-kv uid "$(id -u)"
-kv machine "$(uname -m)"
-kv kernel "$(uname -r)"
-file_block os-release /etc/os-release
-kv cpu_virt "$(grep -m1 -owE 'vmx|svm' /proc/cpuinfo 2>/dev/null)"
-kv cpu_hypervisor "$(grep -m1 -ow hypervisor /proc/cpuinfo 2>/dev/null)"
+kf_kv uid "$(id -u)"
+kf_kv machine "$(uname -m)"
+kf_kv kernel "$(uname -r)"
+kf_file os-release /etc/os-release
+kf_kv cpu_virt "$(grep -m1 -owE 'vmx|svm' /proc/cpuinfo 2>/dev/null)"
+kf_kv cpu_hypervisor "$(grep -m1 -ow hypervisor /proc/cpuinfo 2>/dev/null)"
 if have systemd-detect-virt; then
-    kv virt_container "$(systemd-detect-virt -c 2>/dev/null)"
-    kv virt_vm "$(systemd-detect-virt -v 2>/dev/null)"
+    kf_kv virt_container "$(systemd-detect-virt -c 2>/dev/null)"
+    kf_kv virt_vm "$(systemd-detect-virt -v 2>/dev/null)"
 fi
-[ -f /.dockerenv ] && kv container_hint docker
-[ -f /run/.containerenv ] && kv container_hint podman
+[ -f /.dockerenv ] && kf_kv container_hint docker
+[ -f /run/.containerenv ] && kf_kv container_hint podman
 if [ -c /dev/kvm ]; then
-    kv kvm_mode "$(stat -c '%a %U %G' /dev/kvm 2>/dev/null)"
-    if (: <>/dev/kvm) 2>/dev/null; then kv kvm_open ok; else kv kvm_open denied; fi
+    kf_kv kvm_mode "$(stat -c '%a %U %G' /dev/kvm 2>/dev/null)"
+    if (: <>/dev/kvm) 2>/dev/null; then kf_kv kvm_open ok; else kf_kv kvm_open denied; fi
 else
-    kv kvm_open missing
+    kf_kv kvm_open missing
 fi
-kv mem_kib "$(awk '/^MemTotal:/ {print $2}' /proc/meminfo 2>/dev/null)"
+kf_kv mem_kib "$(awk '/^MemTotal:/ {print $2}' /proc/meminfo 2>/dev/null)"
 mods=""
 for m in kvm kvm_intel kvm_amd vhost vhost_net vhost_vsock vmw_vsock_vmci_transport; do
     [ -d "/sys/module/$m" ] && mods="$mods $m"
 done
-kv modules "$mods"
-[ "$(cat /proc/1/comm 2>/dev/null)" = systemd ] && kv systemd "$(systemctl --version 2>/dev/null | head -n1)"
+kf_kv modules "$mods"
+[ "$(cat /proc/1/comm 2>/dev/null)" = systemd ] && kf_kv systemd "$(systemctl --version 2>/dev/null | head -n1)"
 tools=""
 for t in tar zstd xz sha256sum base64 head mktemp systemctl modprobe sudo getenforce nixos-rebuild; do
     have "$t" && tools="$tools $t"
 done
-kv tools "$tools"
-have getenforce && kv selinux "$(getenforce 2>/dev/null)"
-kv kvm_group "$(getent group kvm 2>/dev/null)"
+kf_kv tools "$tools"
+have getenforce && kf_kv selinux "$(getenforce 2>/dev/null)"
+kf_kv kvm_group "$(getent group kvm 2>/dev/null)"
 # Only asked for with method = "package": repository metadata can be slow.
-have rpm && kv rpm_kata "$(rpm -q --qf '%{VERSION}' kata-containers 2>/dev/null | grep -v 'not installed')"
+have rpm && kf_kv rpm_kata "$(rpm -q --qf '%{VERSION}' kata-containers 2>/dev/null | grep -v 'not installed')"
 if [ "${KF_QUERY_DNF:-0}" = 1 ] && have dnf; then
-    kv dnf_kata "$(dnf -q repoquery --latest-limit 1 --qf '%{version}' kata-containers 2>/dev/null | head -n1)"
+    kf_kv dnf_kata "$(dnf -q repoquery --latest-limit 1 --qf '%{version}' kata-containers 2>/dev/null | head -n1)"
 fi
 
 if have containerd; then
-    kv containerd_version "$(containerd --version 2>/dev/null)"
-    kv containerd_active "$(systemctl is-active containerd 2>/dev/null)"
+    kf_kv containerd_version "$(containerd --version 2>/dev/null)"
+    kf_kv containerd_active "$(systemctl is-active containerd 2>/dev/null)"
     # Whether the running daemon's CRI plugin (which holds the runtimes) loaded.
-    kv cri_plugin "$(ctr plugins ls 2>/dev/null | awk '($1 == "io.containerd.grpc.v1" && $2 == "cri") || ($1 == "io.containerd.cri.v1" && $2 == "runtime") { print $NF; exit }')"
-    file_block containerd-config /etc/containerd/config.toml
+    kf_kv cri_plugin "$(ctr plugins ls 2>/dev/null | awk '($1 == "io.containerd.grpc.v1" && $2 == "cri") || ($1 == "io.containerd.cri.v1" && $2 == "runtime") { print $NF; exit }')"
+    kf_file containerd-config /etc/containerd/config.toml
     dump=$(mktemp)
     # Dump what the running daemon uses: NixOS passes --config with a store path.
     cfg=""
@@ -66,33 +54,33 @@ if have containerd; then
     if [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ]; then
         cfg=$(tr '\0' '\n' <"/proc/$pid/cmdline" | sed -n -e '/^--config$/{n;p;q;}' -e '/^-c$/{n;p;q;}' -e 's/^--config=//p' | head -n1)
     fi
-    if containerd ${cfg:+--config "$cfg"} config dump >"$dump" 2>/dev/null; then file_block containerd-dump "$dump"; fi
+    if containerd ${cfg:+--config "$cfg"} config dump >"$dump" 2>/dev/null; then kf_file containerd-dump "$dump"; fi
     rm -f "$dump"
 fi
 if have dockerd; then
-    kv docker_version "$(dockerd --version 2>/dev/null)"
-    kv docker_active "$(systemctl is-active docker 2>/dev/null)"
-    file_block docker-daemon-json /etc/docker/daemon.json
+    kf_kv docker_version "$(dockerd --version 2>/dev/null)"
+    kf_kv docker_active "$(systemctl is-active docker 2>/dev/null)"
+    kf_file docker-daemon-json /etc/docker/daemon.json
 fi
-[ -d /opt/kata ] && kv kata_dir yes
-file_block kata-marker /opt/kata/.katafleet-release
-file_block manifest /var/lib/katafleet/manifest.json
-for f in "$@"; do file_block "path:$f" "$f"; done
+[ -d /opt/kata ] && kf_kv kata_dir yes
+kf_file kata-marker /opt/kata/.katafleet-release
+kf_file manifest /var/lib/katafleet/manifest.json
+for f in "$@"; do kf_file "path:$f" "$f"; done
 # What is on the host now, for check, status and verify: the Kata tree, the
 # Kata tools a shell finds on PATH, digests of the files katafleet owns.
 if [ -d /opt/kata ]; then
-    kv kata_version_file "$(head -c 64 /opt/kata/VERSION 2>/dev/null)"
-    kv kata_bin "$(ls /opt/kata/bin 2>/dev/null)"
-    kv kata_rs_bin "$(ls /opt/kata/runtime-rs/bin 2>/dev/null)"
-    kv kata_configs "$(cd /opt/kata/share/defaults/kata-containers 2>/dev/null && ls -d ./*.toml runtime-rs/*.toml config.d/* runtime-rs/config.d/* 2>/dev/null | sed 's|^\./||')"
+    kf_kv kata_version_file "$(head -c 64 /opt/kata/VERSION 2>/dev/null)"
+    kf_kv kata_bin "$(ls /opt/kata/bin 2>/dev/null)"
+    kf_kv kata_rs_bin "$(ls /opt/kata/runtime-rs/bin 2>/dev/null)"
+    kf_kv kata_configs "$(cd /opt/kata/share/defaults/kata-containers 2>/dev/null && ls -d ./*.toml runtime-rs/*.toml config.d/* runtime-rs/config.d/* 2>/dev/null | sed 's|^\./||')"
 fi
 for t in kata-runtime kata-ctl containerd-shim-kata-v2; do
-    kv "on_path:$t" "$(command -v "$t" 2>/dev/null)"
+    kf_kv "on_path:$t" "$(command -v "$t" 2>/dev/null)"
 done
 if [ -f /var/lib/katafleet/manifest.json ]; then
     sed -n 's/^    "\(\/[^"]*\)": {$/\1/p' /var/lib/katafleet/manifest.json | while IFS= read -r f; do
-        if [ -f "$f" ]; then kv "digest:$f" "$(sha256sum <"$f" | cut -d' ' -f1)"; else kv "digest:$f" missing; fi
+        if [ -f "$f" ]; then kf_kv "digest:$f" "$(sha256sum <"$f" | cut -d' ' -f1)"; else kf_kv "digest:$f" missing; fi
     done
 fi
-file_block last-provision /var/lib/katafleet/last-provision
+kf_file last-provision /var/lib/katafleet/last-provision
 echo "@@end-probe"

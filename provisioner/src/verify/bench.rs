@@ -3,6 +3,8 @@
 
 use serde::Serialize;
 
+use crate::script::wire::Output;
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Timing {
     pub runs: usize,
@@ -62,19 +64,17 @@ fn round(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
-/// `@@bench LABEL MICROSECONDS` lines, per label, in seconds.
-pub fn samples(output: &str, label: &str) -> Vec<f64> {
+/// The `@@bench` samples of one label, in seconds.
+pub fn samples(output: &Output, label: &str) -> Vec<f64> {
     output
-        .lines()
-        .filter_map(|l| {
-            let rest = l.strip_prefix("@@bench ")?;
-            let (l, us) = rest.split_once(' ')?;
-            (l == label).then(|| us.trim().parse::<f64>().ok().map(|us| us / 1e6))?
-        })
+        .bench
+        .iter()
+        .filter(|(l, _)| l == label)
+        .map(|(_, us)| *us as f64 / 1e6)
         .collect()
 }
 
-pub fn compare(client: &str, handler: &str, output: &str) -> Result<Bench, String> {
+pub fn compare(client: &str, handler: &str, output: &Output) -> Result<Bench, String> {
     let runc = timing(&samples(output, "runc"))
         .ok_or("no runc container started, so there is nothing to compare against")?;
     let kata = timing(&samples(output, "kata")).ok_or("no Kata container started")?;
@@ -108,11 +108,12 @@ mod tests {
     #[test]
     fn the_ratio_compares_medians() {
         let out = "@@bench runc 200000\n@@bench kata 900000\n@@bench runc 200000\n@@bench kata 1100000\nnoise\n";
-        let b = compare("ctr", "kata", out).unwrap();
+        let b = compare("ctr", "kata", &Output::parse(out).unwrap()).unwrap();
         assert_eq!(
             (b.runc.median_secs, b.kata.median_secs, b.ratio),
             (0.2, 1.0, 5.0)
         );
-        assert!(compare("ctr", "kata", "@@bench kata 1\n").is_err());
+        let kata_only = Output::parse("@@bench kata 1\n").unwrap();
+        assert!(compare("ctr", "kata", &kata_only).is_err());
     }
 }

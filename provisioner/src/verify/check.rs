@@ -6,7 +6,7 @@ use crate::assess::readiness;
 use crate::facts::HostFacts;
 use crate::inventory::{Desired, InstallMethod};
 use crate::release::{Runtime, KATA_ROOT};
-use crate::script::captured::Output;
+use crate::script::wire::Output;
 
 /// Step 1: the release's own host check, or katafleet's when the release
 /// has no check tool (kata-ctl ships only in kata-tools-static, amd64).

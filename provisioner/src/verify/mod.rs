@@ -20,7 +20,7 @@ use serde::Serialize;
 use crate::assess::status::wiring;
 use crate::facts::HostFacts;
 use crate::release::Hypervisor;
-use crate::script::captured::Output;
+use crate::script::wire::Output;
 pub use after_apply::{after_apply, VerifyError};
 pub use bench::Bench;
 pub use check::host_check;

@@ -6,7 +6,7 @@ use base64::Engine;
 use super::*;
 use crate::facts::{ContainerdFacts, KataTree};
 use crate::inventory::Desired;
-use crate::script::captured;
+use crate::script::wire;
 
 fn fixture(name: &str) -> String {
     let path = format!(
@@ -54,7 +54,7 @@ fn run(transcript: &str, t: &Target, host_kernel: &str) -> (Vec<Step>, Option<Co
     container(
         t,
         host_kernel,
-        &captured::parse(&wire(&fixture(transcript))),
+        &wire::Output::parse(&wire(&fixture(transcript))).unwrap(),
     )
 }
 
@@ -186,11 +186,12 @@ fn installed_host() -> HostFacts {
     }
 }
 
-fn check_block(exit: i32, output: &str) -> captured::Output {
+fn check_block(exit: i32, output: &str) -> wire::Output {
     let b64 = base64::engine::general_purpose::STANDARD.encode(output);
-    captured::parse(&format!(
+    wire::Output::parse(&format!(
         "@@kv check_tool /opt/kata/bin/kata-ctl\n@@block kata-check {exit}\n{b64}\n@@end\n"
     ))
+    .unwrap()
 }
 
 #[test]
@@ -219,7 +220,7 @@ fn the_check_tools_verdict_with_its_output_as_evidence() {
 fn without_a_check_tool_katafleets_own_checks_decide() {
     let mut f = installed_host();
     f.kata_tree.bin.remove("kata-ctl");
-    let s = host_check(&f, &Desired::sample(), &captured::Output::default());
+    let s = host_check(&f, &Desired::sample(), &wire::Output::default());
     assert_eq!(s.status, StepStatus::Fail);
     assert!(s.detail.contains("no usable /dev/kvm"), "{}", s.detail);
     assert!(s.evidence.unwrap().starts_with("kata-ctl is not installed"));
@@ -229,7 +230,7 @@ fn without_a_check_tool_katafleets_own_checks_decide() {
     };
     f.containerd = Some(ContainerdFacts::default());
     assert_eq!(
-        host_check(&f, &Desired::sample(), &captured::Output::default()).status,
+        host_check(&f, &Desired::sample(), &wire::Output::default()).status,
         StepStatus::Pass
     );
 }
@@ -239,7 +240,7 @@ fn no_kata_installed_and_command_not_found() {
     let s = host_check(
         &HostFacts::default(),
         &Desired::sample(),
-        &captured::Output::default(),
+        &wire::Output::default(),
     );
     assert_eq!(
         s.detail,
@@ -261,7 +262,8 @@ fn targets_follow_the_wiring_and_the_clients_present() {
         }),
         ..HostFacts::default()
     };
-    let out = captured::parse("@@kv clients ctr docker \n@@kv docker_active inactive\n");
+    let out =
+        wire::Output::parse("@@kv clients ctr docker \n@@kv docker_active inactive\n").unwrap();
     let (t, missing) = targets(&f, &out);
     assert_eq!(t.len(), 1);
     assert_eq!(
@@ -269,7 +271,7 @@ fn targets_follow_the_wiring_and_the_clients_present() {
         (Client::Ctr, "kata-clh", Some(Hypervisor::Clh))
     );
     assert!(missing.is_empty());
-    let (t, missing) = targets(&f, &captured::parse("@@kv clients \n"));
+    let (t, missing) = targets(&f, &wire::Output::parse("@@kv clients \n").unwrap());
     assert!(t.is_empty());
     assert_eq!(
         missing,

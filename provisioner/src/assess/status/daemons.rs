@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 /// The script that asks them; runs after the probe in the same round trip.
-pub const SCRIPT: &str = include_str!("../../script/daemons.sh");
+pub use crate::script::daemons::STATUS as SCRIPT;
 
 /// Status (`ok`, `skip`, `error`) of the CRI plugin that holds the runtimes:
 /// `io.containerd.grpc.v1 cri` on 1.x, `io.containerd.cri.v1 runtime` on 2.x.

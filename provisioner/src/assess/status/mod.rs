@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::facts::{HostFacts, LastProvision};
 use crate::inventory::Desired;
 use crate::release::{Hypervisor, Runtime, KATA_ROOT};
-use crate::script::captured::Output;
+use crate::script::wire::Output;
 pub use wiring::Wired;
 
 #[derive(Debug, Clone, Serialize)]

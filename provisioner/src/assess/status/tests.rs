@@ -6,7 +6,7 @@
 
 use super::*;
 use crate::inventory::Desired;
-use crate::script::captured;
+use crate::script::wire;
 
 const PROVISIONED: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -29,10 +29,11 @@ fn daemons(cri: &str, since: i64, mtime: i64) -> Output {
          io.containerd.content.v1        content                  -              ok        \n\
          io.containerd.grpc.v1           cri                      linux/amd64    {cri}     \n"
     );
-    captured::parse(&format!(
+    wire::Output::parse(&format!(
         "@@block ctr-plugins 0\n{}\n@@end\n@@kv containerd_since {since}\n@@kv containerd_config_mtime {mtime}\n",
         b64(&ctr)
     ))
+    .unwrap()
 }
 
 fn b64(s: &str) -> String {
@@ -88,7 +89,7 @@ fn a_cri_plugin_that_failed_to_load_hides_the_runtimes() {
     let mut d = daemons("error", 200, 100);
     d.blocks.insert(
         "ctr-cri-detail".into(),
-        captured::Captured {
+        wire::Captured {
             exit: 0,
             output: "ID:            cri\nError:\n               Code:        Unknown\n               Message:     invalid plugin config: no runtime\n".into(),
         },
@@ -120,7 +121,7 @@ fn crictl_is_believed_over_ctr() {
     let mut d = daemons("ok", 200, 100);
     d.blocks.insert(
         "crictl-info".into(),
-        captured::Captured {
+        wire::Captured {
             exit: 0,
             output: crictl.into(),
         },
@@ -139,10 +140,10 @@ fn changed_and_deleted_files_are_drift() {
     let text = PROVISIONED
         .lines()
         .map(|l| {
-            if l.starts_with("digest:/etc/containerd/config.toml=") {
-                format!("digest:/etc/containerd/config.toml={}", "0".repeat(64))
-            } else if l.starts_with("digest:/etc/modules-load.d/katafleet.conf=") {
-                "digest:/etc/modules-load.d/katafleet.conf=missing".to_string()
+            if l.starts_with("@@kv digest:/etc/containerd/config.toml ") {
+                format!("@@kv digest:/etc/containerd/config.toml {}", "0".repeat(64))
+            } else if l.starts_with("@@kv digest:/etc/modules-load.d/katafleet.conf ") {
+                "@@kv digest:/etc/modules-load.d/katafleet.conf missing".to_string()
             } else {
                 l.to_string()
             }
@@ -189,8 +190,14 @@ fn a_fresh_host_has_no_kata_and_no_handlers() {
 #[test]
 fn a_handler_whose_shim_is_gone_and_stopped_daemons_are_problems() {
     let text = PROVISIONED
-        .replace("kata_rs_bin=containerd-shim-kata-v2", "kata_rs_bin=")
-        .replace("containerd_active=active", "containerd_active=inactive");
+        .replace(
+            "@@kv kata_rs_bin containerd-shim-kata-v2",
+            "@@kv kata_rs_bin ",
+        )
+        .replace(
+            "@@kv containerd_active active",
+            "@@kv containerd_active inactive",
+        );
     let s = assess(&facts(&text), &Desired::sample(), &daemons("ok", 200, 100));
     assert!(s.problems.iter().any(|p| p
         == "containerd: runtime `kata` points at /opt/kata/runtime-rs/bin/containerd-shim-kata-v2, which does not exist"));
@@ -206,14 +213,14 @@ fn docker_runtimes_are_checked_against_docker_info() {
     let text = PROVISIONED.replace(
         "@@end-probe",
         &format!(
-            "docker_version=Docker version 28.5.2+dfsg1, build 1a2b3c\ndocker_active=active\n@@file docker-daemon-json\n{}\n@@end\n@@end-probe",
+            "@@kv docker_version Docker version 28.5.2+dfsg1, build 1a2b3c\n@@kv docker_active active\n@@file docker-daemon-json\n{}\n@@end\n@@end-probe",
             b64(json)
         ),
     );
     let mut d = daemons("ok", 200, 100);
     d.blocks.insert(
         "docker-runtimes".into(),
-        captured::Captured {
+        wire::Captured {
             exit: 0,
             output:
                 "{\"io.containerd.runc.v2\":{\"path\":\"runc\"},\"runc\":{\"path\":\"runc\"}}\n"

@@ -14,7 +14,7 @@ use crate::inventory::{Host, VerifySettings};
 use crate::run::fanout::HostCtx;
 use crate::run::inspect::{self, cell, HostResult, Inspect, Inspected, Inspection, Verdict};
 use crate::run::log::HostLog;
-use crate::script::captured::{self, SH_LIB};
+use crate::script::wire;
 use crate::transport::{Payload, Transport};
 use crate::verify::{self as proof, scripts, Proof, Step, StepStatus};
 
@@ -42,8 +42,8 @@ async fn run_script(
     what: &str,
     script: &str,
     payload: Option<&Payload>,
-) -> Result<(captured::Output, String), String> {
-    let script = format!("{SH_LIB}\n{script}");
+) -> Result<(wire::Output, String), String> {
+    let script = crate::script::with_prelude(script);
     log.section(&format!("{what} script"), &script);
     let out = t
         .run(&script, payload, None)
@@ -53,7 +53,8 @@ async fn run_script(
     if !out.stderr.trim().is_empty() {
         log.section(&format!("{what} stderr"), &out.stderr);
     }
-    Ok((captured::parse(&out.stdout), out.stdout))
+    let parsed = wire::Output::parse(&out.stdout).map_err(|e| e.to_string())?;
+    Ok((parsed, out.stdout))
 }
 
 impl Verify {
@@ -63,7 +64,7 @@ impl Verify {
         t: &dyn Transport,
         ctx: &HostCtx,
         facts: &crate::facts::HostFacts,
-        out: &captured::Output,
+        out: &wire::Output,
         proof: &mut Proof,
     ) -> Result<(), String> {
         let (targets, unusable) = proof::targets(facts, out);
@@ -142,7 +143,7 @@ impl Verify {
                 target.handler
             ));
             let script = scripts::bench(target, &self.settings.image, runs);
-            let (raw, stdout) = run_script(t, &ctx.log, "bench", &script, None).await?;
+            let (raw, _) = run_script(t, &ctx.log, "bench", &script, None).await?;
             match raw
                 .blocks
                 .iter()
@@ -164,19 +165,17 @@ impl Verify {
                         d.fix,
                     ));
                 }
-                None => {
-                    match proof::bench::compare(target.client.name(), &target.handler, &stdout) {
-                        Ok(b) => {
-                            proof.steps.push(Step::pass("bench", b.summary()));
-                            proof.bench = Some(b);
-                        }
-                        Err(e) => proof.steps.push(Step::fail(
-                            "bench",
-                            e,
-                            "see the host's log of this run",
-                        )),
+                None => match proof::bench::compare(target.client.name(), &target.handler, &raw) {
+                    Ok(b) => {
+                        proof.steps.push(Step::pass("bench", b.summary()));
+                        proof.bench = Some(b);
                     }
-                }
+                    Err(e) => {
+                        proof
+                            .steps
+                            .push(Step::fail("bench", e, "see the host's log of this run"))
+                    }
+                },
             }
         }
         Ok(())
@@ -216,13 +215,13 @@ impl Inspection for Verify {
 
     async fn inspect(&self, t: &dyn Transport, host: &Host, ctx: &HostCtx) -> Inspected<Proof> {
         ctx.stage("gathering facts and running Kata's check");
-        let extra = format!("{SH_LIB}\n{}", scripts::check(&host.desired));
+        let extra = scripts::check(&host.desired);
         let (facts, rest) =
             match crate::run::pipeline::gather_with(t, &host.desired, &ctx.log, &extra).await {
                 Ok(r) => r,
                 Err(e) => return Inspected::error("", e),
             };
-        let out = captured::parse(&rest);
+        let out = rest;
         let mut proof = Proof::default();
         proof
             .steps

@@ -21,7 +21,7 @@ fn block(name: &str, exit: i32, text: &str) -> String {
 }
 
 /// The qemu transcript, in the wire protocol (see src/proof/tests.rs).
-fn qemu_run() -> captured::Output {
+fn qemu_run() -> wire::Output {
     let t = fixture("ctr-runtime-rs-qemu-ok.transcript");
     let exec = t
         .split("=== exec (exit 0) ===\n")
@@ -31,12 +31,13 @@ fn qemu_run() -> captured::Output {
         .next()
         .unwrap();
     let ps = t.split("=== ps (exit 0) ===\n").nth(1).unwrap();
-    captured::parse(&format!(
+    wire::Output::parse(&format!(
         "{}@@kv sandbox katafleet-verify-ctr-kata\n{}{}",
         block("start", 0, ""),
         block("exec", 0, exec),
         block("ps", 0, ps)
     ))
+    .unwrap()
 }
 
 fn result(proof: Proof, status: Verdict) -> HostResult<Proof> {
@@ -69,7 +70,7 @@ fn a_verified_host_shows_each_step_and_the_bench() {
     proof.steps.extend(steps);
     proof.containers.extend(container);
     let bench = "@@bench runc 310000\n@@bench runc 290000\n@@bench runc 300000\n@@bench kata 1200000\n@@bench kata 1100000\n@@bench kata 1500000\n";
-    let b = proof::bench::compare("ctr", "kata", bench).unwrap();
+    let b = proof::bench::compare("ctr", "kata", &wire::Output::parse(bench).unwrap()).unwrap();
     proof.steps.push(Step::pass("bench", b.summary()));
     proof.bench = Some(b);
     let text = render(&[result(proof, Verdict::Pass)]);

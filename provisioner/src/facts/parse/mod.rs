@@ -3,14 +3,13 @@
 
 use std::collections::BTreeMap;
 
-use base64::Engine;
-
 use super::{
     ContainerdFacts, DockerFacts, HostFacts, InstalledKata, KvmDevice, OsFamily, OsInfo,
     SoftwareVersion,
 };
 use crate::facts::manifest::Manifest;
 use crate::release::Arch;
+use crate::script::wire::{self, Marker, WireError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ParseError {
@@ -18,20 +17,54 @@ pub enum ParseError {
     NoMarker,
     #[error("the facts probe stopped early (no end marker); its output was cut off")]
     Truncated,
-    #[error("the facts probe sent a file block `{0}` that is not valid base64")]
-    BadBlock(String),
+    #[error("the facts probe's output is garbled: {0}")]
+    Wire(WireError),
     #[error("the host's katafleet manifest is not valid JSON: {0}")]
     Manifest(String),
 }
 
 pub fn parse(output: &str) -> Result<HostFacts, ParseError> {
-    if !output.lines().any(|l| l.starts_with("@@katafleet-probe")) {
-        return Err(ParseError::NoMarker);
+    split_probe(markers(output)?).map(|(facts, _)| facts)
+}
+
+/// The markers of a probe's output; output that ends inside a block was cut off.
+pub(crate) fn markers(output: &str) -> Result<Vec<Marker>, ParseError> {
+    wire::parse(output).map_err(|e| match e {
+        WireError::Unterminated(_) => ParseError::Truncated,
+        e => ParseError::Wire(e),
+    })
+}
+
+/// The facts from the probe's markers, and every marker after its end
+/// (what a script ran after the probe in the same round trip).
+pub fn split_probe(mut markers: Vec<Marker>) -> Result<(HostFacts, Vec<Marker>), ParseError> {
+    let start = markers
+        .iter()
+        .position(|m| matches!(m, Marker::ProbeStart { .. }))
+        .ok_or(ParseError::NoMarker)?;
+    let end = start
+        + markers[start..]
+            .iter()
+            .position(|m| *m == Marker::ProbeEnd)
+            .ok_or(ParseError::Truncated)?;
+    let rest = markers.split_off(end + 1);
+    let mut kv = BTreeMap::new();
+    let mut blocks = BTreeMap::new();
+    for marker in markers.drain(start..end) {
+        match marker {
+            Marker::Value { key, value } => {
+                kv.insert(key, value);
+            }
+            Marker::File { name, content } => {
+                blocks.insert(name, content);
+            }
+            _ => {}
+        }
     }
-    if !output.lines().any(|l| l == "@@end-probe") {
-        return Err(ParseError::Truncated);
-    }
-    let (kv, blocks) = split(output)?;
+    Ok((facts(&kv, blocks)?, rest))
+}
+
+fn facts(kv: &BTreeMap<String, String>, blocks: Blocks) -> Result<HostFacts, ParseError> {
     let get = |k: &str| kv.get(k).map(|s| s.trim()).filter(|s| !s.is_empty());
     let words = |k: &str| {
         get(k)
@@ -86,7 +119,7 @@ pub fn parse(output: &str) -> Result<HostFacts, ParseError> {
         });
     }
     facts.kata = blocks.get("kata-marker").and_then(|t| marker(t));
-    super::installed::fill(&mut facts, &kv, &blocks);
+    super::installed::fill(&mut facts, kv, &blocks);
     if let Some(json) = blocks.get("manifest") {
         facts.manifest =
             Manifest::from_json(json).map_err(|e| ParseError::Manifest(e.to_string()))?;
@@ -109,27 +142,6 @@ pub fn parse(output: &str) -> Result<HostFacts, ParseError> {
 }
 
 type Blocks = BTreeMap<String, String>;
-
-fn split(output: &str) -> Result<(BTreeMap<String, String>, Blocks), ParseError> {
-    let mut kv = BTreeMap::new();
-    let mut blocks = BTreeMap::new();
-    let mut lines = output.lines();
-    while let Some(line) = lines.next() {
-        if let Some(name) = line.strip_prefix("@@file ") {
-            let b64: String = lines.by_ref().take_while(|l| *l != "@@end").collect();
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(b64.as_bytes())
-                .map_err(|_| ParseError::BadBlock(name.to_string()))?;
-            blocks.insert(
-                name.to_string(),
-                String::from_utf8_lossy(&bytes).into_owned(),
-            );
-        } else if let Some((k, v)) = line.split_once('=') {
-            kv.insert(k.to_string(), v.to_string());
-        }
-    }
-    Ok((kv, blocks))
-}
 
 fn os_info(text: &str) -> OsInfo {
     let field = |key: &str| {

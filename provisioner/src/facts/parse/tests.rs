@@ -1,6 +1,6 @@
 //! Fixture tests: `debian12-nspawn.txt` is the probe's real output on a test
 //! host (Debian 12 in systemd-nspawn, containerd 1.6). The other cases are
-//! that output with single `key=value` lines changed, to model hosts the
+//! that output with single `@@kv` lines changed, to model hosts the
 //! test fleet cannot be (bare metal with vmx, a root-only /dev/kvm, ...).
 
 use super::*;
@@ -16,9 +16,9 @@ fn with(lines: &[(&str, &str)]) -> HostFacts {
     for (key, value) in lines {
         let old = text
             .lines()
-            .find(|l| l.starts_with(&format!("{key}=")))
+            .find(|l| l.starts_with(&format!("@@kv {key} ")))
             .map(String::from);
-        let new = format!("{key}={value}");
+        let new = format!("@@kv {key} {value}");
         text = match old {
             Some(old) => text.replace(&old, &new),
             None => text.replacen("@@end-probe", &format!("{new}\n@@end-probe"), 1),
@@ -133,7 +133,7 @@ fn a_nested_vm_is_named() {
 fn docker_and_extra_files_are_read() {
     let text = NSPAWN.replace(
         "@@end-probe",
-        "docker_version=Docker version 28.5.2+dfsg1, build 1a2b3c\ndocker_active=active\n@@file docker-daemon-json\neyJkZWJ1ZyI6IHRydWV9Cg==\n@@end\n@@file path:/etc/modules-load.d/katafleet.conf\na3ZtCg==\n@@end\n@@end-probe",
+        "@@kv docker_version Docker version 28.5.2+dfsg1, build 1a2b3c\n@@kv docker_active active\n@@file docker-daemon-json\neyJkZWJ1ZyI6IHRydWV9Cg==\n@@end\n@@file path:/etc/modules-load.d/katafleet.conf\na3ZtCg==\n@@end\n@@end-probe",
     );
     let f = parse(&text).unwrap();
     let d = f.docker.unwrap();

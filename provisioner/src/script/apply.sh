@@ -1,15 +1,9 @@
-# katafleet apply library: helpers every apply script starts with.
-# Protocol on stdout: `@@begin N` when step N starts, `@@step N STATUS MSG`
-# when it ends (STATUS: changed, ok, warn, failed).
+# katafleet apply helpers: after the prelude in every script that changes
+# a host.
 set -u
 umask 022
-export LC_ALL=C
-PATH=/run/current-system/sw/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH
-KF_RUN=$(mktemp -d) || { echo "@@step 0 failed cannot create a temporary directory"; exit 1; }
+KF_RUN=$(mktemp -d) || { kf_report 0 failed "cannot create a temporary directory"; exit 1; }
 trap 'rm -rf "$KF_RUN"' EXIT
-
-kf_begin() { printf '@@begin %s\n' "$1"; }
-kf_report() { printf '@@step %s %s %s\n' "$1" "$2" "$(printf '%s' "$3" | tr '\n' ' ' | cut -c1-3000)"; }
 
 # Atomic write: temp file in the same directory, then rename. An existing
 # file keeps its owner and mode.
