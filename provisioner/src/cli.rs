@@ -1,5 +1,6 @@
 //! Command-line parsing and dispatch. Each subcommand lives in commands/.
 
+use crate::exit::ExitStatus;
 use clap::{Parser, Subcommand};
 
 use crate::commands;
@@ -35,7 +36,7 @@ pub enum Command {
 }
 
 /// Runs the command; returns the process exit code.
-pub async fn run(cli: Cli) -> anyhow::Result<i32> {
+pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     match cli.command {
         Command::Render(command) => commands::render::run(command),
         Command::Check(opts) => commands::check::run(opts).await,

@@ -8,19 +8,23 @@
 //! `run` drives many hosts through those stages, `report` prints the
 //! outcome, `transport` reaches a host, `release` is the Kata release itself.
 
-pub mod apply;
-pub mod assess;
-pub mod facts;
+// One module style: a module with children is a folder with mod.rs.
+#![deny(clippy::self_named_module_files)]
+
 pub mod inventory;
+pub mod facts;
+pub mod assess;
 pub mod plan;
 pub mod script;
+pub mod apply;
 pub mod verify;
 
-pub mod kubernetes;
-pub mod release;
-pub mod report;
 pub mod run;
+pub mod report;
 pub mod transport;
+pub mod release;
+pub mod kubernetes;
 
 pub mod cli;
+pub mod exit;
 pub mod commands;

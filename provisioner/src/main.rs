@@ -1,20 +1,16 @@
 use clap::Parser;
 
+use katafleet::exit::{render_error, ExitStatus};
+
 fn main() {
     let cli = katafleet::cli::Cli::parse();
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            std::process::exit(1);
-        }
-    };
-    let code = match runtime.block_on(katafleet::cli::run(cli)) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            1
-        }
-    };
-    std::process::exit(code);
+    let status = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime.block_on(katafleet::cli::run(cli)),
+        Err(e) => Err(anyhow::Error::new(e).context("cannot start the async runtime")),
+    }
+    .unwrap_or_else(|e| {
+        eprint!("{}", render_error(&e));
+        ExitStatus::Internal
+    });
+    std::process::exit(status.code());
 }

@@ -1,5 +1,6 @@
 //! `katafleet check INVENTORY`: is each host ready for Kata? Reads only.
 
+use crate::exit::ExitStatus;
 use std::fmt::Write as _;
 
 use async_trait::async_trait;
@@ -62,10 +63,10 @@ impl Inspection for Check {
     }
 }
 
-pub async fn run(opts: Opts) -> anyhow::Result<i32> {
+pub async fn run(opts: Opts) -> anyhow::Result<ExitStatus> {
     let session = match session::open(&opts.hosts)? {
         Ok(s) => s,
-        Err(code) => return Ok(code),
+        Err(status) => return Ok(status),
     };
     let results = session.run(Inspect(Check)).await;
     Ok(session::report(&session, &results, opts.hosts.json, render))

@@ -2,6 +2,7 @@
 //! through a config drop-in (containerd's too when asked), applied as a plan;
 //! says where the logs go.
 
+use crate::exit::ExitStatus;
 use std::fmt::Write as _;
 
 use async_trait::async_trait;
@@ -124,10 +125,10 @@ impl Inspection for Debug {
     }
 }
 
-pub async fn run(opts: Opts) -> anyhow::Result<i32> {
+pub async fn run(opts: Opts) -> anyhow::Result<ExitStatus> {
     let session = match session::open(&opts.hosts)? {
         Ok(s) => s,
-        Err(code) => return Ok(code),
+        Err(status) => return Ok(status),
     };
     let job = Debug {
         request: Request {

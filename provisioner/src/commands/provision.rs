@@ -1,5 +1,6 @@
 //! `plan` and `provision`: the same pipeline, stopping before or after apply.
 
+use crate::exit::ExitStatus;
 use std::sync::Arc;
 
 use super::args::RunArgs;
@@ -12,10 +13,10 @@ use crate::run::pipeline::{HostReport, HostStatus, Mode, Run};
 use crate::run::progress;
 use crate::{kubernetes, release, report};
 
-pub async fn run(args: RunArgs, mode: Mode) -> anyhow::Result<i32> {
+pub async fn run(args: RunArgs, mode: Mode) -> anyhow::Result<ExitStatus> {
     let session = match session::open(&args.hosts)? {
         Ok(s) => s,
-        Err(code) => return Ok(code),
+        Err(status) => return Ok(status),
     };
     let (inv, hosts, log) = (&session.inventory, &session.hosts, &session.log);
     let names: Vec<String> = hosts.iter().map(|h| h.name.clone()).collect();
@@ -51,7 +52,7 @@ pub async fn run(args: RunArgs, mode: Mode) -> anyhow::Result<i32> {
         print!("{}", report::summary_table(&reports));
         eprintln!("logs: {}", log.dir.display());
     }
-    Ok(report::exit_code(&reports).max(i32::from(!kube_ok)))
+    Ok(report::exit_status(&reports).max(ExitStatus::hosts(!kube_ok)))
 }
 
 /// Runs the hosts wave by wave; hosts after a stop are reported, not touched.

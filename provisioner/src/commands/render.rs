@@ -1,6 +1,7 @@
 //! `render runtimeclasses` and `render compose-override`: text for other
 //! tools, produced on the controller without touching any host.
 
+use crate::exit::ExitStatus;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -31,25 +32,25 @@ pub enum RenderCommand {
     },
 }
 
-pub fn run(command: RenderCommand) -> anyhow::Result<i32> {
+pub fn run(command: RenderCommand) -> anyhow::Result<ExitStatus> {
     match command {
         RenderCommand::Runtimeclasses { inventory, limit } => {
             let inv = match inventory::load(&inventory) {
                 Ok(inv) => inv,
                 Err(e) => {
                     eprintln!("{e}");
-                    return Ok(super::session::USAGE_ERROR);
+                    return Ok(ExitStatus::Usage);
                 }
             };
             let hosts = match inventory::select(&inv.hosts, limit.as_deref()) {
                 Ok(h) => h,
                 Err(e) => {
                     eprintln!("error: {e}");
-                    return Ok(super::session::USAGE_ERROR);
+                    return Ok(ExitStatus::Usage);
                 }
             };
             print!("{}", kubernetes::runtime_classes(&hosts));
-            Ok(0)
+            Ok(ExitStatus::Ok)
         }
         RenderCommand::ComposeOverride {
             file,
@@ -59,12 +60,12 @@ pub fn run(command: RenderCommand) -> anyhow::Result<i32> {
             for name in services.iter().chain([&runtime]) {
                 if !valid_compose_name(name) {
                     eprintln!("error: `{name}` is not a valid Compose service or runtime name ([a-zA-Z0-9._-])");
-                    return Ok(super::session::USAGE_ERROR);
+                    return Ok(ExitStatus::Usage);
                 }
             }
             write_atomically(&file, &templates::compose_override(&services, &runtime))?;
             eprintln!("wrote {}", file.display());
-            Ok(0)
+            Ok(ExitStatus::Ok)
         }
     }
 }

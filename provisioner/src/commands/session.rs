@@ -2,6 +2,7 @@
 //! pick the hosts, open the run's log directory, run the job on every host
 //! through the fan-out with progress on stderr.
 
+use crate::exit::ExitStatus;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -10,9 +11,6 @@ use super::args::HostArgs;
 use crate::inventory::{self, Host, Inventory, InventoryError};
 use crate::run::fanout::{Fanout, HostJob};
 use crate::run::{log as runlog, progress};
-
-/// Exit code for usage and inventory errors.
-pub const USAGE_ERROR: i32 = 2;
 
 /// A loaded inventory, the selected hosts and this run's log directory.
 pub struct Session {
@@ -24,19 +22,19 @@ pub struct Session {
 
 /// Loads the inventory and selects hosts. A usage or inventory error is
 /// printed and returned as the exit code.
-pub fn open(args: &HostArgs) -> anyhow::Result<Result<Session, i32>> {
+pub fn open(args: &HostArgs) -> anyhow::Result<Result<Session, ExitStatus>> {
     let inventory = match inventory::load(&args.inventory) {
         Ok(inv) => inv,
         Err(e @ (InventoryError::Invalid { .. } | InventoryError::Read { .. })) => {
             eprintln!("{e}");
-            return Ok(Err(USAGE_ERROR));
+            return Ok(Err(ExitStatus::Usage));
         }
     };
     let hosts = match inventory::select(&inventory.hosts, args.limit.as_deref()) {
         Ok(h) => h,
         Err(e) => {
             eprintln!("error: {e}");
-            return Ok(Err(USAGE_ERROR));
+            return Ok(Err(ExitStatus::Usage));
         }
     };
     let log = runlog::RunLog::create(&args.log_dir.clone().unwrap_or_else(runlog::default_dir))
@@ -75,12 +73,12 @@ pub fn report<D: serde::Serialize>(
     results: &[crate::run::inspect::HostResult<D>],
     json: bool,
     render: impl Fn(&[crate::run::inspect::HostResult<D>]) -> String,
-) -> i32 {
+) -> ExitStatus {
     if json {
         println!("{}", crate::run::inspect::json(results));
     } else {
         print!("{}", render(results));
         eprintln!("logs: {}", session.log.dir.display());
     }
-    crate::run::inspect::exit_code(results)
+    crate::run::inspect::exit_status(results)
 }

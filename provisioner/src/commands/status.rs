@@ -1,6 +1,7 @@
 //! `katafleet status INVENTORY`: what is on each host now. Reads only; one
 //! round trip per host (the facts probe, then the daemons' own answers).
 
+use crate::exit::ExitStatus;
 use std::fmt::Write as _;
 
 use async_trait::async_trait;
@@ -52,10 +53,10 @@ impl Inspection for Status {
     }
 }
 
-pub async fn run(opts: Opts) -> anyhow::Result<i32> {
+pub async fn run(opts: Opts) -> anyhow::Result<ExitStatus> {
     let session = match session::open(&opts.hosts)? {
         Ok(s) => s,
-        Err(code) => return Ok(code),
+        Err(status) => return Ok(status),
     };
     let results = session.run(Inspect(Status)).await;
     Ok(session::report(&session, &results, opts.hosts.json, render))

@@ -8,7 +8,7 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::raw::{RawContainerd, RawDefaults, RawDocker, RawGroup, RawHost, RawKata};
-use super::validate::Validator;
+use super::validator::Validator;
 use super::{Address, Become, Connection, InstallMethod, KataSpec, KnownHostsPolicy};
 use crate::inventory::diagnostic::Diagnostic;
 use crate::release::checksums::Sha256;

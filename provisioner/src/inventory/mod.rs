@@ -6,6 +6,7 @@ mod layers;
 mod raw;
 mod select;
 mod validate;
+mod validator;
 mod verify;
 
 use std::path::{Path, PathBuf};

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use super::raw::RawVerify;
-use super::validate::Validator;
+use super::validator::Validator;
 
 /// Needs `sh`, `uname`, `cat` and `sleep`; busybox has them all.
 pub const DEFAULT_IMAGE: &str = "docker.io/library/busybox:latest";

@@ -120,7 +120,7 @@ pub fn json(reports: &[HostReport]) -> String {
     serde_json::to_string_pretty(&json!({ "hosts": hosts })).unwrap_or_default()
 }
 
-/// 0 when every host is ok or changed, 1 when any failed or was unreachable.
-pub fn exit_code(reports: &[HostReport]) -> i32 {
-    i32::from(reports.iter().any(|r| r.status.is_failure()))
+/// Ok when every host is ok or changed; HostFailed when any failed or was unreachable.
+pub fn exit_status(reports: &[HostReport]) -> crate::exit::ExitStatus {
+    crate::exit::ExitStatus::hosts(reports.iter().any(|r| r.status.is_failure()))
 }

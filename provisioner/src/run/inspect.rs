@@ -142,8 +142,8 @@ pub fn json<T: Serialize>(results: &[HostResult<T>]) -> String {
 }
 
 /// 0 when every host passed, 1 otherwise.
-pub fn exit_code<T>(results: &[HostResult<T>]) -> i32 {
-    i32::from(results.iter().any(|r| r.status != Verdict::Pass))
+pub fn exit_status<T>(results: &[HostResult<T>]) -> crate::exit::ExitStatus {
+    crate::exit::ExitStatus::hosts(results.iter().any(|r| r.status != Verdict::Pass))
 }
 
 /// Left-aligned columns separated by two spaces; trailing blanks trimmed.
@@ -196,7 +196,7 @@ mod tests {
     }
 
     #[test]
-    fn json_flattens_the_detail_and_exit_code_counts_non_passes() {
+    fn json_flattens_the_detail_and_exit_status_counts_non_passes() {
         #[derive(Serialize)]
         struct D {
             findings: Vec<u8>,
@@ -213,8 +213,8 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&json(std::slice::from_ref(&r))).unwrap();
         assert_eq!(v["hosts"][0]["findings"][0], 1);
         assert_eq!(v["hosts"][0]["status"], "pass");
-        assert_eq!(exit_code(std::slice::from_ref(&r)), 0);
+        assert_eq!(exit_status(std::slice::from_ref(&r)).code(), 0);
         r.status = Verdict::Unreachable;
-        assert_eq!(exit_code(&[r]), 1);
+        assert_eq!(exit_status(&[r]).code(), 1);
     }
 }

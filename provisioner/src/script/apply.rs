@@ -3,21 +3,16 @@
 
 use std::fmt::Write as _;
 
-use super::{b64, quote as q};
+use super::{b64, quote as q, write_cmds};
 use crate::facts::manifest::MANIFEST_PATH;
 use crate::plan::{Action, FileWrite, Plan, Service, Validation};
 use crate::release::fetch::Fetched;
 use crate::release::Layout;
 
-/// The prelude plus the apply helpers: how every script that changes a host begins.
-pub(super) fn lib() -> String {
-    super::with_prelude(include_str!("apply.sh"))
-}
-
 /// The script for `plan`; `release` is the verified asset when it installs one.
 /// Returns the script and whether it expects the release as its payload.
 pub fn render(plan: &Plan, release: Option<&Fetched>, katafleet_version: &str) -> String {
-    let mut s = lib();
+    let mut s = super::changing_script();
     for (i, change) in plan.changes.iter().enumerate() {
         let id = i + 1;
         let _ = writeln!(s, "\nkf_begin {id}");
@@ -119,20 +114,6 @@ pub fn render(plan: &Plan, release: Option<&Fetched>, katafleet_version: &str) -
     );
     s.push_str("exit 0\n");
     s
-}
-
-pub(super) fn write_cmds(w: &FileWrite) -> String {
-    let backup = if w.backup {
-        format!("kf_backup_once {} && ", q(&w.path))
-    } else {
-        String::new()
-    };
-    format!(
-        "{backup}kf_put {} {:o} {}",
-        q(&w.path),
-        w.mode,
-        b64(&w.content)
-    )
 }
 
 /// Write a service's files, validate, restart; any failure puts the old

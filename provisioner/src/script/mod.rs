@@ -11,6 +11,8 @@ pub mod wire;
 
 use base64::Engine;
 
+use crate::plan::FileWrite;
+
 /// Helpers and the wire protocol's shell side; every script begins with it.
 pub const PRELUDE: &str = include_str!("prelude.sh");
 
@@ -22,6 +24,26 @@ pub fn quote(word: &str) -> String {
 /// Base64 of a text, for payloads embedded in a script.
 pub fn b64(text: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(text.as_bytes())
+}
+
+/// The prelude plus the apply helpers: how every script that changes a host begins.
+pub fn changing_script() -> String {
+    with_prelude(include_str!("apply.sh"))
+}
+
+/// Atomic write of one file (backed up once first when it is the user's).
+pub(crate) fn write_cmds(w: &FileWrite) -> String {
+    let backup = if w.backup {
+        format!("kf_backup_once {} && ", quote(&w.path))
+    } else {
+        String::new()
+    };
+    format!(
+        "{backup}kf_put {} {:o} {}",
+        quote(&w.path),
+        w.mode,
+        b64(&w.content)
+    )
 }
 
 /// A script: the prelude, then `body`.

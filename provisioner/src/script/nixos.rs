@@ -4,8 +4,8 @@
 
 use std::fmt::Write as _;
 
-use super::apply::write_cmds;
 use super::quote as q;
+use super::write_cmds;
 use crate::plan::FileWrite;
 
 /// Where the files' previous versions wait for a possible rollback.
@@ -43,13 +43,13 @@ pub fn test_step(s: &mut String, id: usize, files: &[FileWrite]) {
 pub fn switch_script() -> String {
     format!(
         "{}\nkf_begin 1\nif ! kf_out=$(nixos-rebuild switch 2>&1); then kf_report 1 failed \"nixos-rebuild switch failed: $(printf '%s' \"$kf_out\" | tail -n 15)\"; exit 1; fi\nrm -rf {PREVIOUS}\nkf_report 1 changed 'nixos-rebuild switch'\n",
-        super::apply::lib()
+        super::changing_script()
     )
 }
 
 /// After verification failed: put the files back and reactivate the boot profile.
 pub fn rollback_script(files: &[String]) -> String {
-    let mut s = format!("{}\nkf_begin 1\n", super::apply::lib());
+    let mut s = format!("{}\nkf_begin 1\n", super::changing_script());
     for f in files {
         let p = q(f);
         let _ = writeln!(

@@ -2,6 +2,7 @@
 //! each host? Steps in order, stopping at the first failure with its
 //! evidence; a failed host's Kata and daemon logs go to the run's log dir.
 
+use crate::exit::ExitStatus;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -253,10 +254,10 @@ impl Inspection for Verify {
     }
 }
 
-pub async fn run(opts: Opts) -> anyhow::Result<i32> {
+pub async fn run(opts: Opts) -> anyhow::Result<ExitStatus> {
     let session = match session::open(&opts.hosts)? {
         Ok(s) => s,
-        Err(code) => return Ok(code),
+        Err(status) => return Ok(status),
     };
     let job = Verify {
         settings: session.inventory.verify.clone(),
