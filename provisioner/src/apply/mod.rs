@@ -41,23 +41,27 @@ impl ApplyOutcome {
         Some(split_probe(self.markers[at + 1..].to_vec()).map(|(facts, _)| facts))
     }
 
-    pub fn failure(&self) -> Option<String> {
+    /// The failed step (when a step failed) and why.
+    pub fn failure(&self) -> Option<(Option<usize>, String)> {
         if let Some(f) = self.steps.iter().find(|s| s.status == StepStatus::Failed) {
-            return Some(f.message.clone());
+            return Some((Some(f.step), f.message.clone()));
         }
         if let Some(e) = &self.protocol_error {
-            return Some(e.to_string());
+            return Some((None, e.to_string()));
         }
         if !self.output.success() {
             let stderr = self.output.stderr.trim();
-            return Some(format!(
-                "the apply script exited with {:?}{}",
-                self.output.exit_code,
-                if stderr.is_empty() {
-                    String::new()
-                } else {
-                    format!(": {stderr}")
-                }
+            return Some((
+                None,
+                format!(
+                    "the apply script exited with {:?}{}",
+                    self.output.exit_code,
+                    if stderr.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {stderr}")
+                    }
+                ),
             ));
         }
         None

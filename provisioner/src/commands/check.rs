@@ -11,8 +11,9 @@ use super::args::HostArgs;
 use super::session;
 use crate::assess::readiness::{self, Finding, Status};
 use crate::inventory::Host;
+use crate::report as inspect;
 use crate::run::fanout::HostCtx;
-use crate::run::inspect::{self, HostResult, Inspect, Inspected, Inspection, Verdict};
+use crate::run::inspect::{HostResult, Inspect, Inspected, Inspection, Verdict};
 use crate::transport::Transport;
 
 #[derive(Debug, Args)]

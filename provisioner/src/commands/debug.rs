@@ -12,8 +12,9 @@ use super::args::HostArgs;
 use super::session;
 use crate::inventory::Host;
 use crate::plan::debug::{self as debugging, DebugDetail, Request};
+use crate::report::{self as inspect, cell};
 use crate::run::fanout::HostCtx;
-use crate::run::inspect::{self, cell, HostResult, Inspect, Inspected, Inspection, Verdict};
+use crate::run::inspect::{HostResult, Inspect, Inspected, Inspection, Verdict};
 use crate::script::proof::q;
 use crate::transport::Transport;
 
@@ -112,7 +113,7 @@ impl Inspection for Debug {
             Some(f) => Inspected {
                 os,
                 verdict: Verdict::Fail,
-                error: Some(f),
+                error: Some(f.1),
                 detail: Some(detail),
             },
             None => Inspected {

@@ -44,7 +44,7 @@ pub async fn run(args: RunArgs, mode: Mode) -> anyhow::Result<ExitStatus> {
         _ => true,
     };
     if args.hosts.json {
-        println!("{}", report::json(&reports));
+        println!("{}", report::provision_json(&reports));
     } else {
         if mode == Mode::Plan {
             print!("{}", report::plan_text(&reports));

@@ -75,7 +75,7 @@ pub fn report<D: serde::Serialize>(
     render: impl Fn(&[crate::run::inspect::HostResult<D>]) -> String,
 ) -> ExitStatus {
     if json {
-        println!("{}", crate::run::inspect::json(results));
+        println!("{}", crate::report::json(results));
     } else {
         print!("{}", render(results));
         eprintln!("logs: {}", session.log.dir.display());

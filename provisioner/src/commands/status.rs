@@ -11,8 +11,9 @@ use super::args::HostArgs;
 use super::session;
 use crate::assess::status::{self, DriftKind, HostState, Manager, Seen};
 use crate::inventory::Host;
+use crate::report::{self as inspect, cell};
 use crate::run::fanout::HostCtx;
-use crate::run::inspect::{self, cell, HostResult, Inspect, Inspected, Inspection, Verdict};
+use crate::run::inspect::{HostResult, Inspect, Inspected, Inspection, Verdict};
 use crate::transport::Transport;
 
 #[derive(Debug, Args)]

@@ -2,6 +2,9 @@
 
 use std::fmt::Write as _;
 
+pub mod status;
+
+use serde::Serialize;
 use serde_json::json;
 
 use crate::run::pipeline::HostReport;
@@ -17,7 +20,7 @@ pub fn plan_text(reports: &[HostReport]) -> String {
             if r.os.is_empty() { "?" } else { &r.os }
         );
         if let Some(e) = &r.error {
-            let _ = writeln!(out, "  {}: {e}", format!("{:?}", r.status).to_lowercase());
+            let _ = writeln!(out, "  {}: {e}", r.status.word());
         }
         if let Some(plan) = &r.plan {
             if plan.changes.is_empty() {
@@ -44,42 +47,19 @@ pub fn plan_text(reports: &[HostReport]) -> String {
 }
 
 pub fn summary_table(reports: &[HostReport]) -> String {
-    let header = ["HOST", "OS", "STATUS", "CHANGES", "TIME"];
-    let rows: Vec<[String; 5]> = reports
+    let rows: Vec<Vec<String>> = reports
         .iter()
         .map(|r| {
-            [
+            vec![
                 r.name.clone(),
-                if r.os.is_empty() {
-                    "-".into()
-                } else {
-                    r.os.clone()
-                },
+                cell(&r.os),
                 status_word(r),
                 r.changed.to_string(),
                 format!("{:.1}s", r.elapsed.as_secs_f64()),
             ]
         })
         .collect();
-    let mut widths = header.map(str::len);
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.len());
-        }
-    }
-    let mut out = String::new();
-    let line = |cells: [&str; 5], out: &mut String| {
-        let padded: Vec<String> = cells
-            .iter()
-            .zip(widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        let _ = writeln!(out, "{}", padded.join("  ").trim_end());
-    };
-    line(header, &mut out);
-    for row in &rows {
-        line([&row[0], &row[1], &row[2], &row[3], &row[4]], &mut out);
-    }
+    let mut out = table(&["HOST", "OS", "STATUS", "CHANGES", "TIME"], &rows);
     for r in reports {
         if let Some(e) = &r.error {
             let _ = writeln!(out, "{}: {e}", r.name);
@@ -92,7 +72,7 @@ pub fn summary_table(reports: &[HostReport]) -> String {
 }
 
 fn status_word(r: &HostReport) -> String {
-    let word = format!("{:?}", r.status).to_lowercase();
+    let word = r.status.word().to_string();
     if r.warnings.is_empty() || r.status.is_failure() {
         word
     } else {
@@ -100,7 +80,7 @@ fn status_word(r: &HostReport) -> String {
     }
 }
 
-pub fn json(reports: &[HostReport]) -> String {
+pub fn provision_json(reports: &[HostReport]) -> String {
     let hosts: Vec<_> = reports
         .iter()
         .map(|r| {
@@ -110,6 +90,8 @@ pub fn json(reports: &[HostReport]) -> String {
                 "status": r.status,
                 "changed": r.changed,
                 "error": r.error,
+                "stage": r.error.as_ref().map(|e| e.stage()),
+                "step": r.error.as_ref().and_then(|e| e.step()),
                 "warnings": r.warnings,
                 "elapsed_secs": (r.elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
                 "log": r.log,
@@ -123,4 +105,60 @@ pub fn json(reports: &[HostReport]) -> String {
 /// Ok when every host is ok or changed; HostFailed when any failed or was unreachable.
 pub fn exit_status(reports: &[HostReport]) -> crate::exit::ExitStatus {
     crate::exit::ExitStatus::hosts(reports.iter().any(|r| r.status.is_failure()))
+}
+
+/// `{"hosts":[...]}`, pretty-printed.
+pub fn json<T: Serialize>(results: &[crate::run::inspect::HostResult<T>]) -> String {
+    serde_json::to_string_pretty(&serde_json::json!({ "hosts": results }))
+        .unwrap_or_else(|e| format!("{{\"error\":\"cannot render JSON: {e}\"}}"))
+}
+
+/// Left-aligned columns separated by two spaces; trailing blanks trimmed.
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: Vec<&str>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        let _ = writeln!(out, "{}", padded.join("  ").trim_end());
+    };
+    line(header.to_vec());
+    for row in rows {
+        line(row.iter().map(String::as_str).collect());
+    }
+    out
+}
+
+/// `-` for an empty cell.
+pub fn cell(text: &str) -> String {
+    if text.is_empty() {
+        "-".into()
+    } else {
+        text.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_pads_columns_and_trims_line_ends() {
+        let t = table(
+            &["HOST", "READY"],
+            &[
+                vec!["a-long-name".into(), "no".into()],
+                vec!["b".into(), "".into()],
+            ],
+        );
+        assert_eq!(t, "HOST         READY\na-long-name  no\nb\n");
+    }
 }

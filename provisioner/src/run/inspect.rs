@@ -1,7 +1,6 @@
 //! Reports of the commands that look at hosts and judge them (check, status,
 //! verify): one verdict per host, its detail, a table and `--json`.
 
-use std::fmt::Write as _;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -11,30 +10,7 @@ use crate::inventory::Host;
 use crate::run::fanout::{HostCtx, HostJob};
 use crate::transport::Transport;
 
-/// How a host fared.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Verdict {
-    /// Everything asked of the host holds.
-    Pass,
-    /// The host answered and falls short; the detail says where.
-    Fail,
-    /// No connection.
-    Unreachable,
-    /// The host answered but could not be judged (e.g. the probe failed).
-    Error,
-}
-
-impl Verdict {
-    pub fn word(self) -> &'static str {
-        match self {
-            Verdict::Pass => "pass",
-            Verdict::Fail => "fail",
-            Verdict::Unreachable => "unreachable",
-            Verdict::Error => "error",
-        }
-    }
-}
+pub use crate::report::status::Verdict;
 
 /// One host's result; `detail` is flattened into the JSON object.
 #[derive(Debug, Clone, Serialize)]
@@ -135,65 +111,14 @@ impl<I: Inspection> HostJob for Inspect<I> {
     }
 }
 
-/// `{"hosts":[...]}`, pretty-printed.
-pub fn json<T: Serialize>(results: &[HostResult<T>]) -> String {
-    serde_json::to_string_pretty(&serde_json::json!({ "hosts": results }))
-        .unwrap_or_else(|e| format!("{{\"error\":\"cannot render JSON: {e}\"}}"))
-}
-
 /// 0 when every host passed, 1 otherwise.
 pub fn exit_status<T>(results: &[HostResult<T>]) -> crate::exit::ExitStatus {
     crate::exit::ExitStatus::hosts(results.iter().any(|r| r.status != Verdict::Pass))
 }
 
-/// Left-aligned columns separated by two spaces; trailing blanks trimmed.
-pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let mut out = String::new();
-    let mut line = |cells: Vec<&str>| {
-        let padded: Vec<String> = cells
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        let _ = writeln!(out, "{}", padded.join("  ").trim_end());
-    };
-    line(header.to_vec());
-    for row in rows {
-        line(row.iter().map(String::as_str).collect());
-    }
-    out
-}
-
-/// `-` for an empty cell.
-pub fn cell(text: &str) -> String {
-    if text.is_empty() {
-        "-".into()
-    } else {
-        text.to_string()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn table_pads_columns_and_trims_line_ends() {
-        let t = table(
-            &["HOST", "READY"],
-            &[
-                vec!["a-long-name".into(), "no".into()],
-                vec!["b".into(), "".into()],
-            ],
-        );
-        assert_eq!(t, "HOST         READY\na-long-name  no\nb\n");
-    }
 
     #[test]
     fn json_flattens_the_detail_and_exit_status_counts_non_passes() {
@@ -210,7 +135,8 @@ mod tests {
             elapsed_secs: 0.5,
             log: "h.log".into(),
         };
-        let v: serde_json::Value = serde_json::from_str(&json(std::slice::from_ref(&r))).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&crate::report::json(std::slice::from_ref(&r))).unwrap();
         assert_eq!(v["hosts"][0]["findings"][0], 1);
         assert_eq!(v["hosts"][0]["status"], "pass");
         assert_eq!(exit_status(std::slice::from_ref(&r)).code(), 0);

@@ -1,6 +1,7 @@
 //! Many hosts at once: the fan-out, each host's pipeline, rollouts in
 //! batches, the progress display and the per-host logs.
 
+pub mod error;
 pub mod fanout;
 pub mod inspect;
 pub mod log;

@@ -12,6 +12,7 @@ use crate::facts::{self, HostFacts};
 use crate::inventory::{Desired, Host};
 use crate::plan::{self, Action, Plan, PlanOptions};
 use crate::release::cache::AssetStore;
+use crate::run::error::HostError;
 use crate::run::fanout::{Fanout, HostCtx, HostJob};
 use crate::run::log::{HostLog, RunLog};
 use crate::run::progress::{self, Event};
@@ -19,21 +20,7 @@ use crate::script::wire::Output;
 use crate::transport::Transport;
 use crate::verify;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum HostStatus {
-    Ok,
-    Changed,
-    Failed,
-    Unreachable,
-    Skipped,
-}
-
-impl HostStatus {
-    pub fn is_failure(self) -> bool {
-        matches!(self, HostStatus::Failed | HostStatus::Unreachable)
-    }
-}
+pub use crate::report::status::HostStatus;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct HostReport {
@@ -41,7 +28,7 @@ pub struct HostReport {
     pub os: String,
     pub status: HostStatus,
     pub changed: usize,
-    pub error: Option<String>,
+    pub error: Option<HostError>,
     pub warnings: Vec<String>,
     #[serde(serialize_with = "seconds")]
     pub elapsed: Duration,
@@ -90,16 +77,18 @@ impl Run {
         host: &Host,
         log: &HostLog,
         report: &mut HostReport,
-    ) -> Result<(), String> {
+    ) -> Result<(), HostError> {
         self.stage(&host.name, "gathering facts");
-        let facts = gather(t, &host.desired, log).await?;
+        let facts = gather(t, &host.desired, log)
+            .await
+            .map_err(HostError::Facts)?;
         report.os = facts.os.pretty_name.clone();
         // The dry run shows what provision would do even on a host that is not
         // ready, and still reports it as not ready.
         let options = PlanOptions {
             force: self.options.force || self.mode == Mode::Plan,
         };
-        let plan = plan::plan(&facts, &host.desired, options).map_err(|e| e.to_string())?;
+        let plan = plan::plan(&facts, &host.desired, options)?;
         log.section(
             "plan",
             &serde_json::to_string_pretty(&plan).unwrap_or_default(),
@@ -116,33 +105,48 @@ impl Run {
             };
             report.plan = Some(plan);
             if !self.options.force && !blockers.is_empty() {
-                return Err(plan::PlanError::NotReady(blockers.join("; ")).to_string());
+                return Err(plan::PlanError::NotReady(blockers.join("; ")).into());
             }
             return Ok(());
         }
-        let release = self.release_for(&plan, &host.desired).await?;
+        let release = self
+            .release_for(&plan, &host.desired)
+            .await
+            .map_err(HostError::Fetch)?;
         self.stage(&host.name, "applying");
-        let outcome = self.apply(t, host, &plan, release.as_ref()).await?;
+        let outcome = self
+            .apply(t, host, &plan, release.as_ref())
+            .await
+            .map_err(|message| HostError::Apply {
+                step: None,
+                message,
+            })?;
         log.section("apply script", &outcome.script);
         log.section("apply stdout", &outcome.output.stdout);
         log.section("apply stderr", &outcome.output.stderr);
         report.changed = outcome.changed();
         report.warnings.extend(outcome.warnings());
-        if let Some(failure) = outcome.failure() {
+        if let Some((step, message)) = outcome.failure() {
             report.plan = Some(plan);
-            return Err(failure);
+            return Err(HostError::Apply { step, message });
         }
         self.stage(&host.name, "verifying");
         // The apply script gathered the facts afresh at its end (no extra round trip).
         let after = match outcome.after_facts() {
-            Some(parsed) => parsed.map_err(|e| format!("facts after apply: {e}"))?,
-            None => gather(t, &host.desired, log).await?,
+            Some(parsed) => {
+                parsed.map_err(|e| HostError::Facts(format!("facts after apply: {e}")))?
+            }
+            None => gather(t, &host.desired, log)
+                .await
+                .map_err(HostError::Facts)?,
         };
-        let verified = verify::after_apply(&after, &host.desired, self.options)
-            .map_err(|e| format!("verification failed: {e}"));
+        let verified =
+            verify::after_apply(&after, &host.desired, self.options).map_err(HostError::from);
         report.plan = Some(plan);
         if let Some(files) = nixos_files(report.plan.as_ref()) {
-            self.finish_nixos(t, log, &files, verified.is_ok()).await?;
+            self.finish_nixos(t, log, &files, verified.is_ok())
+                .await
+                .map_err(HostError::Activate)?;
         }
         verified?;
         report.facts = Some(after);
@@ -169,7 +173,7 @@ impl Run {
             .map_err(|e| e.to_string())?;
         log.section("nixos finish", &outcome.output.stdout);
         match outcome.failure() {
-            Some(f) => Err(f),
+            Some((_, message)) => Err(message),
             None => Ok(()),
         }
     }
@@ -246,9 +250,9 @@ impl HostJob for Run {
 
     async fn run(&self, t: &dyn Transport, host: &Host, ctx: &HostCtx) -> HostReport {
         let mut report = HostReport::new(&host.name, &ctx.log);
-        if let Err(message) = self.with_transport(t, host, &ctx.log, &mut report).await {
+        if let Err(error) = self.with_transport(t, host, &ctx.log, &mut report).await {
             report.status = HostStatus::Failed;
-            report.error = Some(message);
+            report.error = Some(error);
         }
         report
     }
@@ -256,20 +260,20 @@ impl HostJob for Run {
     fn unreachable(&self, host: &Host, ctx: &HostCtx, error: String) -> HostReport {
         let mut report = HostReport::new(&host.name, &ctx.log);
         report.status = HostStatus::Unreachable;
-        report.error = Some(error);
+        report.error = Some(HostError::Connect(error));
         report
     }
 
     fn crashed(&self, name: &str, error: String) -> HostReport {
-        HostReport::failed(name, error)
+        HostReport::failed(name, HostError::Internal(error))
     }
 
     fn finish(&self, report: &mut HostReport, elapsed: Duration) -> String {
         report.elapsed = elapsed;
-        let status = format!("{:?}", report.status).to_lowercase();
+        let status = report.status.word();
         match &report.error {
             Some(e) => format!("{status}: {e}"),
-            None => status,
+            None => status.to_string(),
         }
     }
 }
@@ -333,11 +337,11 @@ impl HostReport {
     pub fn not_attempted(name: &str, reason: String) -> Self {
         Self {
             status: HostStatus::Skipped,
-            ..Self::failed(name, reason)
+            ..Self::failed(name, HostError::NotAttempted(reason))
         }
     }
 
-    fn failed(name: &str, error: String) -> Self {
+    fn failed(name: &str, error: HostError) -> Self {
         Self {
             name: name.to_string(),
             os: String::new(),

@@ -6,7 +6,8 @@ use super::{Handler, Schema};
 use crate::plan::PlanError;
 
 /// Marks tables katafleet wrote, so a reader of the file knows who owns them.
-const OWNER_NOTE: &str = "# katafleet: managed Kata runtime (katafleet uninstall removes it)\n";
+const OWNER_NOTE: &str =
+    "# katafleet: managed Kata runtime (recorded in /var/lib/katafleet/manifest.json)\n";
 /// Kata annotations pods may set; anything that could pick host paths or
 /// binaries stays off (see GHSA-rr59-xxvx-96qr).
 pub const POD_ANNOTATIONS: [&str; 2] = [
