@@ -43,6 +43,16 @@ fn debug_on_and_off_through_a_dropin_and_containerds_level() {
     assert_eq!(p.status.code(), Some(0), "{}", stderr(&p));
     let pid = fleet.sh_ok(0, "systemctl show -p MainPID --value containerd");
 
+    // The dry run shows the drop-in's diff and writes nothing.
+    let dry = fleet.katafleet_look(&["debug", "on", inv, "--dry-run"]);
+    assert_eq!(dry.status.code(), Some(0), "{}", stderr(&dry));
+    assert!(
+        stdout(&dry).contains("+enable_debug = true"),
+        "{}",
+        stdout(&dry)
+    );
+    fleet.sh_ok(0, &format!("test ! -e {DROPIN}"));
+
     let h = debug(&fleet, &["on", inv]);
     assert_eq!(h["changed"], 1, "{h}");
     assert_eq!(h["dropin"], DROPIN);

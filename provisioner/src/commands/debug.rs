@@ -1,22 +1,23 @@
-//! `katafleet debug on|off INVENTORY [--containerd]`: Kata's debug logging
-//! through a config drop-in (containerd's too when asked), applied as a plan;
-//! says where the logs go.
+//! `katafleet debug on|off INVENTORY [--containerd] [--dry-run]`: Kata's
+//! debug logging through a config drop-in (containerd's too when asked),
+//! planned, applied and verified by the provision pipeline; says where the
+//! logs go.
 
-use crate::exit::ExitStatus;
 use std::fmt::Write as _;
 
-use async_trait::async_trait;
 use clap::{Args, ValueEnum};
 
 use super::args::HostArgs;
 use super::session;
+use crate::exit::ExitStatus;
 use crate::inventory::Host;
 use crate::plan::debug::{self as debugging, DebugDetail, Request};
-use crate::report::{self as inspect, cell};
-use crate::run::fanout::HostCtx;
-use crate::run::inspect::{HostResult, Inspect, Inspected, Inspection, Verdict};
-use crate::script::proof::q;
-use crate::transport::Transport;
+use crate::plan::{PlanOptions, Planner};
+use crate::release;
+use crate::report::{self, cell};
+use crate::run::inspect::{HostResult, Verdict};
+use crate::run::pipeline::{HostReport, HostStatus, Mode};
+use crate::run::rollout::Rollout;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Switch {
@@ -34,96 +35,9 @@ pub struct Opts {
     /// Also set containerd's log level (debug, or back to its default); restarts containerd.
     #[arg(long)]
     pub containerd: bool,
-}
-
-struct Debug {
-    request: Request,
-}
-
-#[async_trait]
-impl Inspection for Debug {
-    type Detail = DebugDetail;
-
-    async fn inspect(
-        &self,
-        t: &dyn Transport,
-        host: &Host,
-        ctx: &HostCtx,
-    ) -> Inspected<DebugDetail> {
-        ctx.stage("gathering facts");
-        let path = debugging::dropin_path(&host.desired);
-        let extra = format!("[ -f {p} ] && kf_block dropin cat {p}\n", p = q(&path));
-        let (facts, rest) =
-            match crate::run::pipeline::gather_with(t, &host.desired, &ctx.log, &extra).await {
-                Ok(r) => r,
-                Err(e) => return Inspected::error("", e),
-            };
-        let os = facts.os.pretty_name.clone();
-        let out = rest;
-        let current = out
-            .block("dropin")
-            .filter(|b| b.ok())
-            .map(|b| b.output.as_str());
-        let plan = match debugging::plan(&facts, &host.desired, self.request, current) {
-            Ok(p) => p,
-            Err(e) => {
-                return Inspected {
-                    os,
-                    verdict: Verdict::Fail,
-                    error: Some(e.to_string()),
-                    detail: None,
-                }
-            }
-        };
-        ctx.log.section(
-            "debug plan",
-            &serde_json::to_string_pretty(&plan).unwrap_or_default(),
-        );
-        let mut detail = DebugDetail {
-            debug: self.request.on,
-            dropin: path,
-            changed: 0,
-            changes: plan.changes.iter().map(|c| c.reason.clone()).collect(),
-            logs: debugging::where_logs_go(
-                &host.desired,
-                // The --containerd hint matters only when turning debug on.
-                !self.request.on || self.request.containerd,
-                facts.docker.is_some(),
-            ),
-        };
-        if plan.is_empty() {
-            return Inspected {
-                os,
-                verdict: Verdict::Pass,
-                error: None,
-                detail: Some(detail),
-            };
-        }
-        ctx.stage("applying");
-        let (events, _) = tokio::sync::mpsc::unbounded_channel();
-        let outcome = match crate::apply::apply(t, &plan, None, events).await {
-            Ok(o) => o,
-            Err(e) => return Inspected::error(os, e.to_string()),
-        };
-        ctx.log.section("apply script", &outcome.script);
-        ctx.log.section("apply stdout", &outcome.output.stdout);
-        ctx.log.section("apply stderr", &outcome.output.stderr);
-        detail.changed = outcome.changed();
-        match outcome.failure() {
-            Some(f) => Inspected {
-                os,
-                verdict: Verdict::Fail,
-                error: Some(f.1),
-                detail: Some(detail),
-            },
-            None => Inspected {
-                os,
-                verdict: Verdict::Pass,
-                error: None,
-                detail: Some(detail),
-            },
-        }
-    }
+    /// Show what would change on each host, with diffs; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 pub async fn run(opts: Opts) -> anyhow::Result<ExitStatus> {
@@ -131,14 +45,72 @@ pub async fn run(opts: Opts) -> anyhow::Result<ExitStatus> {
         Ok(s) => s,
         Err(status) => return Ok(status),
     };
-    let job = Debug {
-        request: Request {
-            on: opts.switch == Switch::On,
-            containerd: opts.containerd,
-        },
+    let request = Request {
+        on: opts.switch == Switch::On,
+        containerd: opts.containerd,
     };
-    let results = session.run(Inspect(job)).await;
+    let mode = if opts.dry_run {
+        Mode::Plan
+    } else {
+        Mode::Provision
+    };
+    // The provision pipeline with the debug planner: a dry run, atomic
+    // writes, and verification (a fresh plan must be empty) come with it.
+    // Readiness is provision's concern; a debug drop-in is fine anywhere.
+    let reports = super::provision::pipeline(
+        &session,
+        mode,
+        Planner::Debug(request),
+        PlanOptions { force: true },
+        release::fetch::default_cache_dir(),
+        Rollout::default(),
+    )
+    .await;
+    if opts.dry_run && !opts.hosts.json {
+        print!("{}", report::plan_text(&reports));
+    }
+    let hosts: Vec<Host> = session.hosts.clone();
+    let results: Vec<HostResult<DebugDetail>> = reports
+        .iter()
+        .zip(&hosts)
+        .map(|(r, host)| result(r, host, request))
+        .collect();
     Ok(session::report(&session, &results, opts.hosts.json, render))
+}
+
+/// `debug`'s view of a pipeline report.
+fn result(r: &HostReport, host: &Host, request: Request) -> HostResult<DebugDetail> {
+    let detail = r.facts.as_ref().map(|facts| DebugDetail {
+        debug: request.on,
+        dropin: debugging::dropin_path(&host.desired),
+        changed: r.changed,
+        changes: r
+            .plan
+            .iter()
+            .flat_map(|p| p.changes.iter().map(|c| c.reason.clone()))
+            .collect(),
+        logs: debugging::where_logs_go(
+            &host.desired,
+            // The --containerd hint matters only when turning debug on.
+            !request.on || request.containerd,
+            facts.docker.is_some(),
+        ),
+    });
+    HostResult {
+        name: r.name.clone(),
+        os: r.os.clone(),
+        status: match r.status {
+            HostStatus::Ok | HostStatus::Changed => Verdict::Pass,
+            HostStatus::Failed => Verdict::Fail,
+            HostStatus::Unreachable => Verdict::Unreachable,
+            HostStatus::Skipped => Verdict::Error,
+        },
+        error: r.error.as_ref().map(|e| e.to_string()),
+        // A plan error (Kata not installed...) leaves no detail to show.
+        detail: detail.filter(|_| r.plan.is_some()),
+        elapsed_secs: (r.elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
+        log: r.log.clone(),
+    }
 }
 
 pub fn render(results: &[HostResult<DebugDetail>]) -> String {
@@ -183,7 +155,7 @@ pub fn render(results: &[HostResult<DebugDetail>]) -> String {
             ]
         })
         .collect();
-    out.push_str(&inspect::table(
+    out.push_str(&report::table(
         &["HOST", "DEBUG", "CHANGES", "STATUS"],
         &rows,
     ));

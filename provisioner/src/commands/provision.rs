@@ -4,10 +4,10 @@ use crate::exit::ExitStatus;
 use std::sync::Arc;
 
 use super::args::RunArgs;
-use super::session;
+use super::session::{self, Session};
 use crate::assess::readiness;
 use crate::inventory::Host;
-use crate::plan::PlanOptions;
+use crate::plan::{PlanOptions, Planner};
 use crate::release::cache::AssetStore;
 use crate::run::pipeline::{HostReport, HostStatus, Mode, Run};
 use crate::run::progress;
@@ -19,24 +19,20 @@ pub async fn run(args: RunArgs, mode: Mode) -> anyhow::Result<ExitStatus> {
         Err(status) => return Ok(status),
     };
     let (inv, hosts, log) = (&session.inventory, &session.hosts, &session.log);
-    let names: Vec<String> = hosts.iter().map(|h| h.name.clone()).collect();
-    let (progress, drawing) = progress::start(&names, false);
-    let run = Arc::new(Run {
+    let cache_dir = args
+        .cache_dir
+        .clone()
+        .unwrap_or_else(release::fetch::default_cache_dir);
+    let options = PlanOptions { force: args.force };
+    let reports = pipeline(
+        &session,
         mode,
-        options: PlanOptions { force: args.force },
-        parallel: session.parallel,
-        assets: Arc::new(AssetStore::new(
-            args.cache_dir
-                .clone()
-                .unwrap_or_else(release::fetch::default_cache_dir),
-        )),
-        log: log.clone(),
-        progress,
-    });
-    let reports = rolled_out(&run, hosts, args.rollout()).await;
-    // Dropping the last sender lets the progress display finish.
-    drop(run);
-    let _ = drawing.await;
+        Planner::Provision,
+        options,
+        cache_dir,
+        args.rollout(),
+    )
+    .await;
     let kube_ok = match (&inv.kubernetes.kubeconfig, mode) {
         (Some(kubeconfig), Mode::Provision) if inv.kubernetes.runtime_classes => {
             kubernetes_step(kubeconfig, hosts, &reports)
@@ -53,6 +49,33 @@ pub async fn run(args: RunArgs, mode: Mode) -> anyhow::Result<ExitStatus> {
         eprintln!("logs: {}", log.dir.display());
     }
     Ok(report::exit_status(&reports).max(ExitStatus::hosts(!kube_ok)))
+}
+
+/// Every selected host through the pipeline, wave by wave, with progress.
+pub(super) async fn pipeline(
+    session: &Session,
+    mode: Mode,
+    planner: Planner,
+    options: PlanOptions,
+    cache_dir: std::path::PathBuf,
+    rollout: crate::run::rollout::Rollout,
+) -> Vec<HostReport> {
+    let names: Vec<String> = session.hosts.iter().map(|h| h.name.clone()).collect();
+    let (progress, drawing) = progress::start(&names, false);
+    let run = Arc::new(Run {
+        mode,
+        planner,
+        options,
+        parallel: session.parallel,
+        assets: Arc::new(AssetStore::new(cache_dir)),
+        log: session.log.clone(),
+        progress,
+    });
+    let reports = rolled_out(&run, &session.hosts, rollout).await;
+    // Dropping the last sender lets the progress display finish.
+    drop(run);
+    let _ = drawing.await;
+    reports
 }
 
 /// Runs the hosts wave by wave; hosts after a stop are reported, not touched.

@@ -36,7 +36,33 @@ pub fn files_to_read(desired: &Desired) -> Vec<String> {
             desired.kata.hypervisor,
         )));
     }
+    files.push(debug::dropin_path(desired));
     files
+}
+
+/// What a run plans for: the inventory's desired state (`provision`), or a
+/// debug switch (`debug on|off`). Both go through the same pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Planner {
+    Provision,
+    Debug(debug::Request),
+}
+
+impl Planner {
+    pub fn plan(
+        self,
+        facts: &HostFacts,
+        desired: &Desired,
+        opts: PlanOptions,
+    ) -> Result<Plan, PlanError> {
+        match self {
+            Planner::Provision => plan(facts, desired, opts),
+            Planner::Debug(request) => {
+                let current = facts.file(&debug::dropin_path(desired));
+                Ok(debug::plan(facts, desired, request, current)?)
+            }
+        }
+    }
 }
 
 /// The drop-in body katafleet owns in containerd's conf.d.
@@ -170,6 +196,8 @@ pub enum PlanError {
     NixOs(String),
     #[error("{0}")]
     Hypervisor(String),
+    #[error(transparent)]
+    Debug(#[from] debug::DebugError),
 }
 
 /// Options of a run that change what a plan may do.

@@ -10,7 +10,7 @@ use crate::apply::{self, StepEvent};
 use crate::facts::gather::GatherError;
 use crate::facts::{self, HostFacts};
 use crate::inventory::{Desired, Host};
-use crate::plan::{self, Action, Plan, PlanOptions};
+use crate::plan::{self, Action, Plan, PlanOptions, Planner};
 use crate::release::cache::AssetStore;
 use crate::run::error::HostError;
 use crate::run::fanout::{Fanout, HostCtx, HostJob};
@@ -53,6 +53,7 @@ pub enum Mode {
 
 pub struct Run {
     pub mode: Mode,
+    pub planner: Planner,
     pub options: PlanOptions,
     pub parallel: usize,
     pub assets: Arc<AssetStore>,
@@ -88,7 +89,7 @@ impl Run {
         let options = PlanOptions {
             force: self.options.force || self.mode == Mode::Plan,
         };
-        let plan = plan::plan(&facts, &host.desired, options)?;
+        let plan = self.planner.plan(&facts, &host.desired, options)?;
         log.section(
             "plan",
             &serde_json::to_string_pretty(&plan).unwrap_or_default(),
@@ -140,8 +141,12 @@ impl Run {
                 .await
                 .map_err(HostError::Facts)?,
         };
-        let verified =
-            verify::after_apply(&after, &host.desired, self.options).map_err(HostError::from);
+        let verified = verify::after_apply(
+            &after,
+            &host.desired,
+            self.planner.plan(&after, &host.desired, self.options),
+        )
+        .map_err(HostError::from);
         report.plan = Some(plan);
         if let Some(files) = nixos_files(report.plan.as_ref()) {
             self.finish_nixos(t, log, &files, verified.is_ok())

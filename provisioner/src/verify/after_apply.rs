@@ -3,7 +3,7 @@
 
 use crate::facts::HostFacts;
 use crate::inventory::Desired;
-use crate::plan::{self, PlanOptions};
+use crate::plan::{self, Plan, PlanError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
@@ -17,12 +17,13 @@ pub enum VerifyError {
     NotInDump(String),
 }
 
+/// `again` is the plan made afresh from `facts`: it must be empty.
 pub fn after_apply(
     facts: &HostFacts,
     desired: &Desired,
-    opts: PlanOptions,
+    again: Result<Plan, PlanError>,
 ) -> Result<(), VerifyError> {
-    let again = plan::plan(facts, desired, opts)?;
+    let again = again?;
     if !again.is_empty() {
         let pending: Vec<String> = again.changes.iter().map(|c| c.reason.clone()).collect();
         return Err(VerifyError::Pending(pending.join("; ")));
