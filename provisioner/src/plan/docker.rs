@@ -40,14 +40,18 @@ pub(super) fn wire(plan: &mut Plan, facts: &HostFacts, desired: &Desired) -> Res
         return Ok(());
     };
     let diff = super::unified_diff(DAEMON_JSON, current.unwrap_or(""), &write.content);
-    plan.changes.push(Change {
+    plan.push(Change {
         action: Action::Configure {
             service: Service::Docker,
             files: vec![write],
             validation: Validation::None,
+            health: super::Health {
+                handlers: wanted.iter().map(|h| h.name.clone()).collect(),
+                cri: false,
+            },
         },
         reason: format!(
-            "add the Kata runtimes {} to Docker {version}",
+            "add the Kata runtimes {} to Docker {version} (reloads dockerd; running containers keep running)",
             super::containerd::names(&wanted)
         ),
         diff: Some(diff),

@@ -73,12 +73,12 @@ pub(super) fn install(
             plan.noop(what, format!("{} is installed from the pinned asset", asset.version));
             return Ok(false);
         }
-        Some(installed) => plan.changes.push(Change {
+        Some(installed) => plan.push(Change {
             action: Action::InstallKata { asset: asset.clone(), sha256, replaces_foreign: false },
             reason: format!("replace Kata {} with {}", installed.version, asset.file_name()),
             diff: None,
         }),
-        None => plan.changes.push(Change {
+        None => plan.push(Change {
             action: Action::InstallKata { asset: asset.clone(), sha256, replaces_foreign: facts.kata_dir },
             reason: if facts.kata_dir {
                 format!("install {} (the /opt/kata katafleet did not install is kept as /opt/kata.katafleet-orig)", asset.file_name())
@@ -97,7 +97,7 @@ fn package(plan: &mut Plan, facts: &HostFacts, desired: &Desired) {
         plan.noop("kata-containers package", format!("{version} is installed"));
         return;
     }
-    plan.changes.push(Change {
+    plan.push(Change {
         action: Action::InstallPackage {
             version: version.clone(),
             shim: desired.kata.layout(desired.kata.hypervisor).shim,

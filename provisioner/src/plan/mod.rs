@@ -14,7 +14,7 @@ mod users;
 use serde::Serialize;
 
 use crate::assess::readiness::{self, Readiness};
-use crate::facts::manifest::{backup_path, ManagedFile, Manifest};
+use crate::facts::manifest::{backup_path, ManagedFile, Manifest, MANIFEST_PATH};
 use crate::facts::HostFacts;
 use crate::inventory::Desired;
 use crate::release::checksums::Sha256;
@@ -98,6 +98,16 @@ pub enum Validation {
     None,
 }
 
+/// What the daemon must show once it runs with the new configuration;
+/// otherwise the old files go back and it runs with those again.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Health {
+    /// Handlers the daemon must list (`config dump`, `docker info`).
+    pub handlers: Vec<String>,
+    /// containerd's CRI plugin must load (it is not disabled in the config).
+    pub cri: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FileWrite {
     pub path: String,
@@ -116,11 +126,13 @@ pub enum Action {
         replaces_foreign: bool,
     },
     WriteFile(FileWrite),
-    /// Files for one service, validated together, then one restart.
+    /// Files for one service, validated together, then one restart
+    /// (containerd) or reload (Docker), then its health check.
     Configure {
         service: Service,
         files: Vec<FileWrite>,
         validation: Validation,
+        health: Health,
     },
     LoadModules {
         modules: Vec<String>,
@@ -138,6 +150,8 @@ pub enum Action {
     NixosRebuild {
         files: Vec<FileWrite>,
     },
+    /// Only the ownership record changes (written after every step anyway).
+    RecordOwnership,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -161,12 +175,35 @@ pub struct Plan {
     pub warnings: Vec<String>,
     /// What the host's manifest must say once the changes are applied.
     pub manifest: Manifest,
+    /// What the manifest says once each change is done (one per change),
+    /// so ownership is recorded step by step and no interruption loses it.
+    #[serde(skip)]
+    pub owned_after: Vec<Manifest>,
     pub readiness: Readiness,
 }
 
 impl Plan {
     pub fn is_empty(&self) -> bool {
         self.changes.is_empty()
+    }
+
+    /// Adds a change; what katafleet owns once it is done is recorded with it.
+    pub(crate) fn push(&mut self, change: Change) {
+        self.changes.push(change);
+        self.owned_after.push(self.manifest.clone());
+    }
+
+    /// A run with nothing else to do still puts the record back in step.
+    fn record_ownership(&mut self, facts: &HostFacts) {
+        if self.changes.is_empty() && self.manifest != facts.manifest {
+            self.push(Change {
+                action: Action::RecordOwnership,
+                reason: format!(
+                    "record what katafleet owns here in {MANIFEST_PATH} (the record was out of step with the host)"
+                ),
+                diff: None,
+            });
+        }
     }
 
     fn noop(&mut self, what: impl Into<String>, reason: impl Into<String>) {
@@ -228,6 +265,7 @@ pub fn plan(facts: &HostFacts, desired: &Desired, opts: PlanOptions) -> Result<P
     }
     if facts.os.family == crate::facts::OsFamily::NixOS {
         nixos::plan(&mut plan, facts, desired)?;
+        plan.record_ownership(facts);
         return Ok(plan);
     }
     let desired = &kata::resolve_method(&mut plan, facts, desired);
@@ -246,6 +284,7 @@ pub fn plan(facts: &HostFacts, desired: &Desired, opts: PlanOptions) -> Result<P
     users::kvm_group(&mut plan, facts, &desired.kata.kvm_users);
     containerd::wire(&mut plan, facts, desired)?;
     docker::wire(&mut plan, facts, desired)?;
+    plan.record_ownership(facts);
     Ok(plan)
 }
 
@@ -261,7 +300,7 @@ impl Plan {
         let current = facts.file(path);
         let write = self.file_write(facts, path, content, current)?;
         let diff = unified_diff(path, current.unwrap_or(""), &write.content);
-        self.changes.push(Change {
+        self.push(Change {
             action: Action::WriteFile(write.clone()),
             reason: reason.into(),
             diff: Some(diff),

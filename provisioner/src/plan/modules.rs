@@ -44,7 +44,7 @@ pub(super) fn persist_and_load(plan: &mut Plan, facts: &HostFacts) {
             missing.join(", ")
         ));
     } else {
-        plan.changes.push(Change {
+        plan.push(Change {
             action: Action::LoadModules {
                 modules: missing.clone(),
             },

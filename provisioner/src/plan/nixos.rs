@@ -56,7 +56,7 @@ pub(super) fn plan(plan: &mut Plan, facts: &HostFacts, desired: &Desired) -> Res
         .iter()
         .map(|f| super::unified_diff(&f.path, facts.file(&f.path).unwrap_or(""), &f.content))
         .collect();
-    plan.changes.push(Change {
+    plan.push(Change {
         action: Action::NixosRebuild { files },
         reason: "write the Kata NixOS configuration and activate it with nixos-rebuild test".into(),
         diff: Some(diff),

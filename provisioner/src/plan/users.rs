@@ -10,7 +10,7 @@ pub(super) fn kvm_group(plan: &mut Plan, facts: &HostFacts, users: &[String]) {
         if members.contains(user) {
             plan.noop(format!("{user} in group kvm"), "already a member");
         } else {
-            plan.changes.push(Change {
+            plan.push(Change {
                 action: Action::AddToGroup {
                     user: user.clone(),
                     group: "kvm".into(),

@@ -48,21 +48,85 @@ kf_revert() {
     done
 }
 
-# Restart a unit only if it is running; report why not otherwise.
-kf_restart() {
-    if ! command -v systemctl >/dev/null 2>&1 || [ "$(cat /proc/1/comm 2>/dev/null)" != systemd ]; then
-        KF_RESTART_NOTE="no systemd here: restart $1 yourself"
-        return 0
+# Whether $1 runs under systemd here; KF_NOTE says why not otherwise.
+kf_running() {
+    KF_NOTE=""
+    if ! have systemctl || [ "$(cat /proc/1/comm 2>/dev/null)" != systemd ]; then
+        KF_NOTE="no systemd here: make $1 re-read its configuration yourself"
+        return 1
     fi
     if ! systemctl is-active --quiet "$1"; then
-        KF_RESTART_NOTE="$1 is not running, so it was not restarted"
-        return 0
+        KF_NOTE="$1 is not running; it reads the new configuration when it starts"
+        return 1
     fi
-    KF_RESTART_NOTE=""
-    # A restart of containerd may already have restarted dependants; clear
-    # the start-rate counter so this deliberate restart is not refused.
-    systemctl reset-failed "$1" 2>/dev/null
-    systemctl restart "$1" 2>&1
+}
+
+# containerd: restart (running containers survive: the unit has
+# KillMode=process), then it must answer, load its CRI plugin when $1 = 1,
+# and show every handler after $1 in `config dump`. Prints why not.
+kf_containerd_restart() {
+    kf_cri=$1; shift
+    # A deliberate restart must not be refused by systemd's start-rate limit.
+    systemctl reset-failed containerd 2>/dev/null
+    timeout 90 systemctl restart containerd 2>&1 || return 1
+    have ctr || return 0
+    kf_n=0
+    until timeout 5 ctr version >/dev/null 2>&1; do
+        kf_n=$((kf_n + 1))
+        if [ "$kf_n" -ge 30 ]; then echo "containerd does not answer on its socket after the restart"; return 1; fi
+        sleep 1
+    done
+    if [ "$kf_cri" = 1 ]; then
+        kf_n=0
+        while :; do
+            kf_state=$(timeout 10 ctr plugins ls 2>/dev/null | awk '($1 == "io.containerd.grpc.v1" && $2 == "cri") || ($1 == "io.containerd.cri.v1" && $2 == "runtime") { print $NF; exit }')
+            [ "$kf_state" = ok ] && break
+            kf_n=$((kf_n + 1))
+            if [ "$kf_n" -ge 10 ]; then
+                echo "containerd's CRI plugin did not load (${kf_state:-absent}): $(timeout 10 ctr plugins ls -d id==cri 2>&1; timeout 10 ctr plugins ls -d id==runtime 2>&1)"
+                return 1
+            fi
+            sleep 1
+        done
+    fi
+    kf_dump=$(timeout 30 containerd config dump 2>&1) || { echo "containerd config dump failed: $kf_dump"; return 1; }
+    for kf_h in "$@"; do
+        case $kf_dump in
+            *".runtimes.$kf_h]"*) ;;
+            *) echo "containerd's effective config has no runtime $kf_h"; return 1 ;;
+        esac
+    done
+}
+
+# Docker after its old daemon.json is back: reloaded again, or at least
+# still running (a refused reload leaves dockerd on its old configuration).
+kf_docker_back() {
+    kf_docker_reload >/dev/null 2>&1 && return 0
+    systemctl is-active --quiet docker && return 0
+    echo "dockerd is not running"
+    return 1
+}
+
+# Docker: SIGHUP re-reads `runtimes` without stopping a container (a restart
+# would stop them all); then `docker info` must list every handler given.
+kf_docker_reload() {
+    timeout 30 systemctl reload docker 2>&1 || return 1
+    have docker || return 0
+    kf_n=0
+    while :; do
+        kf_listed=$(timeout 10 docker info --format '{{json .Runtimes}}' 2>&1)
+        kf_missing=""
+        for kf_h in "$@"; do
+            case $kf_listed in
+                *"\"$kf_h\":"*) ;;
+                *) kf_missing="$kf_missing $kf_h" ;;
+            esac
+        done
+        [ -z "$kf_missing" ] && return 0
+        kf_n=$((kf_n + 1))
+        if [ "$kf_n" -ge 15 ]; then echo "dockerd did not take the new runtimes (missing:$kf_missing): $kf_listed"; return 1; fi
+        sleep 1
+    done
 }
 
 # Install a verified release: payload of $2 bytes on stdin must hash to $3.
@@ -97,4 +161,14 @@ kf_install() {
         rm -rf "$kf_stage"; kf_report "$kf_id" failed "cannot move the new release into /opt/kata; the old one is back"; return 1
     fi
     rm -rf "$kf_stage"
+}
+
+# What katafleet owns, recorded after every step that changed something:
+# atomic (temp file + rename) and synced, so no interruption loses it. A
+# record that cannot be written fails the run, loudly.
+kf_record() {
+    if ! kf_out=$(kf_put "$2" 644 "$3" 2>&1) || ! { sync "$2" 2>/dev/null || sync; }; then
+        kf_report "$1" failed "step $1 is done, but what katafleet owns could not be recorded in $2: $kf_out"
+        exit 1
+    fi
 }

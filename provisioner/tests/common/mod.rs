@@ -140,6 +140,28 @@ impl Fleet {
             .expect("run in host")
     }
 
+    /// Like `sh`, with `input` on the command's stdin.
+    pub fn sh_stdin(&self, i: usize, script: &str, input: &[u8]) -> Output {
+        use std::io::Write;
+        let mut child = Command::new(harness())
+            .args([
+                "sh",
+                &self.name,
+                &(i + 1).to_string(),
+                "--",
+                "sh",
+                "-c",
+                script,
+            ])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run in host");
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        child.wait_with_output().unwrap()
+    }
+
     pub fn sh_ok(&self, i: usize, script: &str) -> String {
         let out = self.sh(i, script);
         assert!(

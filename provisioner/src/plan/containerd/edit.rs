@@ -5,9 +5,19 @@ use toml_edit::{value, Array, DocumentMut, Item, Table};
 use super::{Handler, Schema};
 use crate::plan::PlanError;
 
-/// Marks tables katafleet wrote, so a reader of the file knows who owns them.
+/// Marks tables katafleet wrote, so a reader of the file knows who owns them,
+/// and so katafleet knows them again when its manifest was lost.
+const OWNER_MARK: &str = "# katafleet: managed Kata runtime";
 const OWNER_NOTE: &str =
     "# katafleet: managed Kata runtime (recorded in /var/lib/katafleet/manifest.json)\n";
+
+/// Whether a runtime table carries katafleet's mark (any version's wording).
+fn marked_ours(item: &Item) -> bool {
+    item.as_table()
+        .and_then(|t| t.decor().prefix())
+        .and_then(|p| p.as_str())
+        .is_some_and(|p| p.contains(OWNER_MARK))
+}
 /// Kata annotations pods may set; anything that could pick host paths or
 /// binaries stays off (see GHSA-rr59-xxvx-96qr).
 pub const POD_ANNOTATIONS: [&str; 2] = [
@@ -51,16 +61,21 @@ pub fn with_runtimes(
         None => new_schema,
     };
     let runtimes = runtimes_table(&mut doc, schema)?;
-    for name in owned
+    // Ours: what the manifest records, and what carries our mark (the
+    // manifest may have been lost or never written by an interrupted run).
+    let ours = |name: &str, item: &Item| owned.iter().any(|o| o == name) || marked_ours(item);
+    let stale: Vec<String> = runtimes
         .iter()
-        .filter(|n| !wanted.iter().any(|w| &&w.name == n))
-    {
-        runtimes.remove(name);
+        .filter(|(name, item)| ours(name, item) && !wanted.iter().any(|w| w.name == *name))
+        .map(|(name, _)| name.to_string())
+        .collect();
+    for name in stale {
+        runtimes.remove(&name);
     }
     for handler in wanted {
         match runtimes.get(&handler.name) {
             Some(existing) if matches(existing, handler) => {}
-            Some(_) if !owned.contains(&handler.name) => {
+            Some(existing) if !ours(&handler.name, existing) => {
                 return Err(PlanError::Containerd(format!(
                     "containerd already has a runtime `{}` that katafleet did not create; remove or rename it first",
                     handler.name

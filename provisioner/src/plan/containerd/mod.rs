@@ -181,20 +181,36 @@ pub(super) fn wire(plan: &mut Plan, facts: &HostFacts, desired: &Desired) -> Res
     if files.is_empty() {
         return Ok(());
     }
+    let effective_main = files
+        .iter()
+        .find(|f| f.path == MAIN_CONFIG)
+        .map(|f| f.content.as_str())
+        .or(main);
+    // A disabled CRI plugin hides every runtime from `config dump`.
+    let cri = !effective_main.is_some_and(edit::cri_disabled);
+    let health = super::Health {
+        handlers: if cri {
+            plan.manifest.containerd_handlers.clone()
+        } else {
+            Vec::new()
+        },
+        cri,
+    };
     let diff = files
         .iter()
         .map(|f| super::unified_diff(&f.path, facts.file(&f.path).unwrap_or(""), &f.content))
         .collect::<String>();
-    plan.changes.push(Change {
+    plan.push(Change {
         action: Action::Configure {
             service: super::Service::Containerd,
             files,
             validation: Validation::ContainerdDump {
                 main_config: MAIN_CONFIG.into(),
             },
+            health,
         },
         reason: format!(
-            "wire the Kata runtimes {} into containerd {version}",
+            "wire the Kata runtimes {} into containerd {version} (restarts containerd; running containers keep running)",
             names(&wanted)
         ),
         diff: Some(diff),

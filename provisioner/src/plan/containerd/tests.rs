@@ -219,6 +219,26 @@ fn a_kata_runtime_katafleet_did_not_create_is_refused() {
 }
 
 #[test]
+fn handlers_katafleet_marked_are_ours_even_when_the_manifest_was_lost() {
+    // An interrupted run (or a lost manifest) left katafleet's tables with
+    // no record: its mark still says whose they are, under either wording.
+    let config = format!(
+        "{DEFAULT_16}\n# katafleet: managed Kata runtime (katafleet uninstall removes it)\n[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.kata]\n  runtime_type = \"io.containerd.kata.v2\"\n  runtime_path = \"/old/shim\"\n\n# katafleet: managed Kata runtime (recorded in /var/lib/katafleet/manifest.json)\n[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.kata-fc]\n  runtime_type = \"io.containerd.kata.v2\"\n"
+    );
+    let facts = host("containerd 1.6.20", Some(&config));
+    assert!(facts.manifest.containerd_handlers.is_empty());
+    let (plan, files) = wired(&facts);
+    let doc: toml::Table = files[0].1.parse().unwrap();
+    let runtimes = &doc["plugins"]["io.containerd.grpc.v1.cri"]["containerd"]["runtimes"];
+    assert_ne!(runtimes["kata"]["runtime_path"].as_str(), Some("/old/shim"));
+    assert!(
+        runtimes.get("kata-fc").is_none(),
+        "a stale marked handler goes"
+    );
+    assert_eq!(plan.manifest.containerd_handlers, ["kata", "kata-qemu"]);
+}
+
+#[test]
 fn enable_cri_takes_cri_out_of_disabled_plugins() {
     let config = "# from containerd.io\ndisabled_plugins = [\"cri\", \"io.containerd.snapshotter.v1.zfs\"]\n";
     let facts = host("containerd 1.7.27", Some(config));

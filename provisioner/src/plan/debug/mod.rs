@@ -135,12 +135,22 @@ fn containerd(plan: &mut Plan, facts: &HostFacts, on: bool) -> Result<(), DebugE
         return Ok(());
     };
     let diff = unified_diff(CONTAINERD_CONFIG, main, &write.content);
-    plan.changes.push(Change {
+    let cri = !crate::plan::cri_disabled(&write.content);
+    plan.push(Change {
         action: Action::Configure {
             service: Service::Containerd,
             files: vec![write],
             validation: Validation::ContainerdDump {
                 main_config: CONTAINERD_CONFIG.into(),
+            },
+            health: crate::plan::Health {
+                // A disabled CRI plugin hides every runtime from `config dump`.
+                handlers: if cri {
+                    facts.manifest.containerd_handlers.clone()
+                } else {
+                    Vec::new()
+                },
+                cri,
             },
         },
         reason: format!(

@@ -86,11 +86,15 @@ fn containerd_debug_edits_the_main_config_and_restarts_containerd() {
         service,
         files,
         validation,
+        health,
     } = &p.changes[1].action
     else {
         panic!("{:?}", p.changes[1].action)
     };
     assert_eq!(*service, Service::Containerd);
+    // After the restart containerd must still hold katafleet's handlers.
+    assert_eq!(health.handlers, facts.manifest.containerd_handlers);
+    assert!(health.cri);
     assert!(matches!(validation, Validation::ContainerdDump { .. }));
     let v: toml::Table = files[0].content.parse().unwrap();
     assert_eq!(v["debug"]["level"].as_str(), Some("debug"));
