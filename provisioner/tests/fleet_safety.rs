@@ -188,3 +188,47 @@ fn containerd_that_fails_with_the_new_config_gets_the_old_one_back_and_runs() {
     let out = fleet.katafleet(&["provision", inv, "--force"]);
     assert!(stdout(&out).contains("ok"), "{}", stdout(&out));
 }
+
+#[test]
+fn a_second_run_on_a_host_that_is_being_changed_is_refused_cleanly() {
+    let fleet = fleet_or_skip!(1);
+    // Another run holds the host's lock (as a run in flight would), and a
+    // killed run left a staging directory behind.
+    fleet.sh_ok(
+        0,
+        "mkdir -p /var/lib/katafleet /opt/.katafleet-stage.left && setsid -f flock /var/lib/katafleet/lock sleep 600 >/dev/null 2>&1; sleep 0.5",
+    );
+    let config_before = sha(&fleet, CONTAINERD_MAIN);
+    let inv = fleet.inventory("", "");
+    let inv = inv.to_str().unwrap();
+    let (code, host, err) = provision(&fleet, inv);
+    assert_eq!(code, 1, "{host}\n{err}");
+    assert!(
+        host["error"]
+            .as_str()
+            .unwrap()
+            .contains("another katafleet run is changing this host"),
+        "{host}"
+    );
+    assert_eq!(
+        sha(&fleet, CONTAINERD_MAIN),
+        config_before,
+        "nothing changed"
+    );
+    fleet.sh_ok(
+        0,
+        "test ! -e /opt/kata && test -d /opt/.katafleet-stage.left",
+    );
+
+    // Patterns that do not match this very shell's command line.
+    fleet.sh_ok(
+        0,
+        "pkill -f '[f]lock /var/lib/katafleet/lock'; pkill -f '[s]leep 600'; true",
+    );
+    let (code, host, err) = provision(&fleet, inv);
+    assert_eq!(code, 0, "{host}\n{err}");
+    fleet.sh_ok(
+        0,
+        "test -d /opt/kata && ! ls -d /opt/.katafleet-stage.* 2>/dev/null",
+    );
+}

@@ -5,6 +5,19 @@ umask 022
 KF_RUN=$(mktemp -d) || { kf_report 0 failed "cannot create a temporary directory"; exit 1; }
 trap 'rm -rf "$KF_RUN"' EXIT
 
+# One run at a time per host: every script that changes something holds
+# this lock until it exits (the kernel drops it if the script is killed).
+mkdir -p /var/lib/katafleet || { kf_report 0 failed "cannot create /var/lib/katafleet"; exit 1; }
+if have flock; then
+    exec 9>>/var/lib/katafleet/lock
+    if ! flock -n 9; then
+        kf_report 0 failed "another katafleet run is changing this host right now (it holds /var/lib/katafleet/lock); nothing was changed: run again once it has finished"
+        exit 1
+    fi
+else
+    kf_warn "flock is missing here, so nothing stops two katafleet runs from changing this host at once"
+fi
+
 # Atomic write: temp file in the same directory, then rename. An existing
 # file keeps its owner and mode.
 kf_put() {
@@ -133,6 +146,8 @@ kf_docker_reload() {
 kf_install() {
     kf_id=$1 kf_size=$2 kf_sha=$3 kf_decomp=$4 kf_shim=$5 kf_marker=$6 kf_foreign=$7
     mkdir -p /opt || { kf_report "$kf_id" failed "cannot create /opt"; return 1; }
+    # Staging left by a run that was killed; no other run is here (the lock).
+    rm -rf /opt/.katafleet-stage.*
     kf_stage=$(mktemp -d /opt/.katafleet-stage.XXXXXX) || { kf_report "$kf_id" failed "cannot create a staging directory in /opt"; return 1; }
     head -c "$kf_size" >"$kf_stage/asset"
     kf_got=$(wc -c <"$kf_stage/asset")
