@@ -232,3 +232,88 @@ fn a_second_run_on_a_host_that_is_being_changed_is_refused_cleanly() {
         "test -d /opt/kata && ! ls -d /opt/.katafleet-stage.* 2>/dev/null",
     );
 }
+
+/// Digests of everything provision touches on a bookworm host (or `absent`).
+fn touched(fleet: &Fleet) -> String {
+    fleet.sh_ok(
+        0,
+        "for f in /etc/containerd/config.toml /etc/modules-load.d/katafleet.conf /var/lib/katafleet/manifest.json; do \
+         if [ -e $f ]; then sha256sum $f; else echo \"absent $f\"; fi; done; \
+         if [ -e /opt/kata ]; then echo '/opt/kata present'; else echo '/opt/kata absent'; fi",
+    )
+}
+
+#[test]
+fn a_host_that_fails_verification_after_apply_is_put_back_byte_for_byte() {
+    let fleet = fleet_or_skip!(1);
+    // The fault: something else on the host rewrites katafleet's modules
+    // file once containerd restarts (as a config-management agent might).
+    fleet.sh_ok(
+        0,
+        "mkdir -p /etc/systemd/system/containerd.service.d && printf '[Service]\\nExecStartPost=/bin/sh -c \"if [ ! -e /run/kf-fault-done ] && [ -e /etc/modules-load.d/katafleet.conf ]; then echo tampered >> /etc/modules-load.d/katafleet.conf; touch /run/kf-fault-done; fi\"\\n' > /etc/systemd/system/containerd.service.d/99-fault.conf && systemctl daemon-reload",
+    );
+    let before = touched(&fleet);
+    let inv = fleet.inventory("", "");
+    let inv = inv.to_str().unwrap();
+    let (code, host, err) = provision(&fleet, inv);
+    assert_eq!(code, 1, "{host}\n{err}");
+    assert_eq!(host["status"], "rolled-back", "{host}");
+    assert_eq!(host["stage"], "verify", "{host}");
+    assert!(
+        host["error"]
+            .as_str()
+            .unwrap()
+            .contains("verification failed"),
+        "{host}"
+    );
+    assert_eq!(
+        touched(&fleet),
+        before,
+        "every file is as it was, and no release is left"
+    );
+    fleet.sh_ok(
+        0,
+        "systemctl is-active containerd && test ! -e /var/lib/katafleet/txn",
+    );
+
+    // The fault fired once; the next run converges and the one after is a no-op.
+    let (code, host, err) = provision(&fleet, inv);
+    assert_eq!(
+        (code, host["status"].as_str()),
+        (0, Some("changed")),
+        "{host}\n{err}"
+    );
+    fleet.sh_ok(
+        0,
+        "test ! -e /var/lib/katafleet/txn && test ! -e /opt/.katafleet-previous",
+    );
+    let (code, host, _) = provision(&fleet, inv);
+    assert_eq!((code, host["status"].as_str()), (0, Some("ok")), "{host}");
+}
+
+#[test]
+fn a_full_disk_is_a_clear_error_before_anything_is_written() {
+    let fleet = fleet_or_skip!(1);
+    fleet.sh_ok(0, "mkdir -p /opt && mount -t tmpfs -o size=16m tmpfs /opt");
+    let before = touched(&fleet);
+    let inv = fleet.inventory("", "");
+    let (code, host, err) = provision(&fleet, inv.to_str().unwrap());
+    assert_eq!(code, 1, "{host}\n{err}");
+    let error = host["error"].as_str().unwrap();
+    assert!(
+        error.contains("not enough space on the filesystem of /opt")
+            && error.contains("nothing was written"),
+        "{error}"
+    );
+    assert_eq!(host["step"], 1, "the install is the first step: {host}");
+    assert_eq!(
+        touched(&fleet),
+        before,
+        "containerd's config and the rest untouched"
+    );
+    assert_eq!(
+        fleet.sh_ok(0, "ls -A /opt | wc -l").trim(),
+        "0",
+        "nothing in /opt"
+    );
+}

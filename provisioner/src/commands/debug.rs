@@ -101,7 +101,7 @@ fn result(r: &HostReport, host: &Host, request: Request) -> HostResult<DebugDeta
         os: r.os.clone(),
         status: match r.status {
             HostStatus::Ok | HostStatus::Changed => Verdict::Pass,
-            HostStatus::Failed => Verdict::Fail,
+            HostStatus::Failed | HostStatus::RolledBack => Verdict::Fail,
             HostStatus::Unreachable => Verdict::Unreachable,
             HostStatus::Skipped => Verdict::Error,
         },

@@ -11,6 +11,8 @@ use super::Compression;
 pub struct ArchiveContents {
     /// Entry paths without a leading `./`, e.g. `opt/kata/bin/cloud-hypervisor`.
     pub entries: Vec<String>,
+    /// The sum of the entries' sizes: what extracting it writes.
+    pub extracted_bytes: u64,
 }
 
 impl ArchiveContents {
@@ -84,6 +86,9 @@ pub fn inspect(path: &Path, compression: Compression) -> Result<ArchiveContents,
                 });
             }
         }
+        contents.extracted_bytes = contents
+            .extracted_bytes
+            .saturating_add(entry.header().size().unwrap_or(0));
         contents.entries.push(name);
     }
     Ok(contents)

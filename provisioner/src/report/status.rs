@@ -11,6 +11,8 @@ pub enum HostStatus {
     Failed,
     Unreachable,
     Skipped,
+    /// Verification failed, and everything the run changed was put back.
+    RolledBack,
 }
 
 impl HostStatus {
@@ -21,11 +23,15 @@ impl HostStatus {
             HostStatus::Failed => "failed",
             HostStatus::Unreachable => "unreachable",
             HostStatus::Skipped => "skipped",
+            HostStatus::RolledBack => "rolled-back",
         }
     }
 
     pub fn is_failure(self) -> bool {
-        matches!(self, HostStatus::Failed | HostStatus::Unreachable)
+        matches!(
+            self,
+            HostStatus::Failed | HostStatus::Unreachable | HostStatus::RolledBack
+        )
     }
 }
 

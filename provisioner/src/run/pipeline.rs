@@ -16,7 +16,7 @@ use crate::run::error::HostError;
 use crate::run::fanout::{Fanout, HostCtx, HostJob};
 use crate::run::log::{HostLog, RunLog};
 use crate::run::progress::{self, Event};
-use crate::script::wire::Output;
+use crate::script::{self, wire::Output};
 use crate::transport::Transport;
 use crate::verify;
 
@@ -104,10 +104,21 @@ impl Run {
             } else {
                 HostStatus::Changed
             };
-            report.plan = Some(plan);
             if !self.options.force && !blockers.is_empty() {
+                report.plan = Some(plan);
                 return Err(plan::PlanError::NotReady(blockers.join("; ")).into());
             }
+            // Nothing to change is no proof: a host whose daemons do not show
+            // the runtimes is never `ok` (and never gets its node label).
+            if self.mode == Mode::Provision {
+                if let Some(facts) = &report.facts {
+                    let checked = verify::after_apply(facts, &host.desired, Ok(plan.clone()));
+                    report.plan = Some(plan);
+                    checked?;
+                    return Ok(());
+                }
+            }
+            report.plan = Some(plan);
             return Ok(());
         }
         let release = self
@@ -134,29 +145,71 @@ impl Run {
         self.stage(&host.name, "verifying");
         // The apply script gathered the facts afresh at its end (no extra round trip).
         let after = match outcome.after_facts() {
-            Some(parsed) => {
-                parsed.map_err(|e| HostError::Facts(format!("facts after apply: {e}")))?
-            }
+            Some(parsed) => parsed.map_err(|e| HostError::Facts(format!("facts after apply: {e}"))),
             None => gather(t, &host.desired, log)
                 .await
-                .map_err(HostError::Facts)?,
+                .map_err(HostError::Facts),
         };
-        let verified = verify::after_apply(
-            &after,
-            &host.desired,
-            self.planner.plan(&after, &host.desired, self.options),
-        )
-        .map_err(HostError::from);
+        let verified = after.and_then(|after| {
+            let again = self.planner.plan(&after, &host.desired, self.options);
+            verify::after_apply(&after, &host.desired, again)
+                .map(|()| after)
+                .map_err(HostError::from)
+        });
         report.plan = Some(plan);
         if let Some(files) = nixos_files(report.plan.as_ref()) {
             self.finish_nixos(t, log, &files, verified.is_ok())
                 .await
                 .map_err(HostError::Activate)?;
+            report.facts = Some(verified?);
+            report.status = HostStatus::Changed;
+            return Ok(());
         }
-        verified?;
-        report.facts = Some(after);
-        report.status = HostStatus::Changed;
-        Ok(())
+        match verified {
+            Ok(after) => {
+                // Verified: the previous state is no longer kept.
+                let (_, message) = self.finish(t, log, script::commit_script()).await;
+                report
+                    .warnings
+                    .extend(message.map(|m| format!("the run is verified, but {m}")));
+                report.facts = Some(after);
+                report.status = HostStatus::Changed;
+                Ok(())
+            }
+            Err(error) => {
+                self.stage(&host.name, "putting the previous state back");
+                match self.finish(t, log, script::revert_script()).await {
+                    (true, _) => report.status = HostStatus::RolledBack,
+                    (false, why) => {
+                        report.warnings.push(format!(
+                            "putting the previous state back failed: {}",
+                            why.unwrap_or_default()
+                        ));
+                    }
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// Sends a commit or revert script; whether it worked, and why not.
+    async fn finish(
+        &self,
+        t: &dyn Transport,
+        log: &HostLog,
+        body: String,
+    ) -> (bool, Option<String>) {
+        let (events, _) = tokio::sync::mpsc::unbounded_channel();
+        match apply::run_script(t, body, None, events).await {
+            Ok(outcome) => {
+                log.section("settle", &outcome.output.stdout);
+                match outcome.failure() {
+                    Some((_, message)) => (false, Some(message)),
+                    None => (true, None),
+                }
+            }
+            Err(e) => (false, Some(e.to_string())),
+        }
     }
 
     /// NixOS: `switch` once verified, otherwise back to the boot configuration.
@@ -256,7 +309,9 @@ impl HostJob for Run {
     async fn run(&self, t: &dyn Transport, host: &Host, ctx: &HostCtx) -> HostReport {
         let mut report = HostReport::new(&host.name, &ctx.log);
         if let Err(error) = self.with_transport(t, host, &ctx.log, &mut report).await {
-            report.status = HostStatus::Failed;
+            if report.status != HostStatus::RolledBack {
+                report.status = HostStatus::Failed;
+            }
             report.error = Some(error);
         }
         report

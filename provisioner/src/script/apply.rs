@@ -12,6 +12,7 @@ use crate::release::Layout;
 /// The script for `plan`; `release` is the verified asset when it installs one.
 pub fn render(plan: &Plan, release: Option<&Fetched>, katafleet_version: &str) -> String {
     let mut s = super::changing_script();
+    s.push_str("kf_txn_begin\n");
     for (i, change) in plan.changes.iter().enumerate() {
         let id = i + 1;
         let _ = writeln!(s, "\nkf_begin {id}");
@@ -74,18 +75,19 @@ fn step(
             );
             let _ = writeln!(
                 s,
-                "kf_install {id} {} {} {} {} {} {} || exit 1\nkf_report {id} changed {}",
+                "kf_install {id} {} {} {} {} {} {} {} || exit 1\nkf_report {id} changed {}",
                 release.size,
                 sha256,
                 q(&format!("{} -d", asset.compression().tool())),
                 q(&layout.shim),
                 b64(&marker),
                 u8::from(*replaces_foreign),
+                release.contents.extracted_bytes,
                 q(&format!("installed {}", asset.file_name())),
             );
         }
         Action::WriteFile(w) => {
-            let _ = writeln!(s, "{}", write_cmds(w));
+            let _ = writeln!(s, "kf_keep {}\n{}", q(&w.path), write_cmds(w));
             let _ = writeln!(
                 s,
                 "if [ $? -ne 0 ]; then kf_report {id} failed {}; exit 1; fi\nkf_report {id} changed {}",
@@ -122,6 +124,7 @@ fn step(
                 "if ! id -u {u} >/dev/null 2>&1; then kf_report {id} failed {}; exit 1; fi\n\
                  getent group {g} >/dev/null || groupadd -r {g}\n\
                  if ! kf_out=$(usermod -aG {g} {u} 2>&1); then kf_report {id} failed \"cannot add {user} to {group}: $kf_out\"; exit 1; fi\n\
+                 printf '%s %s\\n' {u} {g} >>\"$KF_TXN/groups\"\n\
                  kf_report {id} changed {}",
                 q(&format!("there is no user {user} on this host")),
                 q(&format!("added {user} to {group}")),
@@ -210,6 +213,7 @@ fn configure(
          \x20       fi\n\
          \x20       kf_report {id} failed \"{unit} failed with the new configuration, so the old one is back and {unit} runs with it: $(cat \"$KF_RUN/activate.log\")\"; exit 1\n\
          \x20   fi\n\
+         \x20   echo {unit} >>\"$KF_TXN/services\"\n\
          \x20   kf_report {id} changed {}\n\
          else\n\
          \x20   kf_report {id} warn \"configured {unit}; $KF_NOTE\"\n\

@@ -17,6 +17,7 @@ if have flock; then
 else
     kf_warn "flock is missing here, so nothing stops two katafleet runs from changing this host at once"
 fi
+KF_TXN=/var/lib/katafleet/txn
 
 # Atomic write: temp file in the same directory, then rename. An existing
 # file keeps its owner and mode.
@@ -42,23 +43,86 @@ kf_backup_once() {
     fi
 }
 
-# Remember a file's state before this run touches it, for kf_revert.
+# A file's state before this step touches it (for kf_revert), and before
+# this run touched it (the transaction: put back if verification fails).
 kf_keep() {
-    kf_k="$KF_RUN/keep$1"
-    mkdir -p "$(dirname "$kf_k")"
-    rm -f "$kf_k" "$kf_k.absent"
-    if [ -e "$1" ]; then cp -p "$1" "$kf_k"; else : >"$kf_k.absent"; fi
+    kf_save "$KF_RUN/keep" "$1"
+    if [ ! -e "$KF_TXN/keep$1" ] && [ ! -e "$KF_TXN/keep$1.absent" ]; then
+        kf_save "$KF_TXN/keep" "$1" && printf '%s\n' "$1" >>"$KF_TXN/paths"
+    fi
 }
 
-kf_revert() {
+kf_save() {
+    kf_k="$1$2"
+    mkdir -p "$(dirname "$kf_k")" || return 1
+    rm -f "$kf_k" "$kf_k.absent"
+    if [ -e "$2" ]; then cp -p "$2" "$kf_k"; else : >"$kf_k.absent"; fi
+}
+
+# Puts files back as kept under $1 (a keep directory), byte-for-byte.
+kf_restore() {
+    kf_dir=$1; shift
     for kf_p in "$@"; do
-        kf_k="$KF_RUN/keep$kf_p"
+        kf_k="$kf_dir$kf_p"
         if [ -e "$kf_k.absent" ]; then
             rm -f "$kf_p"
         elif [ -e "$kf_k" ]; then
             cp -p "$kf_k" "$kf_p.katafleet-revert" && mv -f "$kf_p.katafleet-revert" "$kf_p"
         fi
     done
+}
+
+kf_revert() { kf_restore "$KF_RUN/keep" "$@"; }
+
+# This run's transaction: what it changed, kept until the controller has
+# verified the host (then committed) or found it wrong (then put back). A
+# transaction an interrupted run left is settled by this run's own.
+kf_txn_begin() {
+    rm -rf "$KF_TXN" /opt/.katafleet-previous
+    mkdir -p "$KF_TXN/keep" || { kf_report 0 failed "cannot create $KF_TXN"; exit 1; }
+    kf_save "$KF_TXN/keep" /var/lib/katafleet/manifest.json
+}
+
+# Verified: the transaction and the previous release tree go.
+kf_txn_commit() {
+    [ -d "$KF_TXN" ] || return 0
+    while IFS= read -r kf_t; do
+        [ "$kf_t" = /opt/.katafleet-previous ] && rm -rf /opt/.katafleet-previous
+    done <"$KF_TXN/tree" 2>/dev/null
+    rm -rf "$KF_TXN"
+}
+
+# Not verified: every file back byte-for-byte, then the release tree, the
+# record and the group memberships; then the daemons run with it all again.
+kf_txn_revert() {
+    [ -d "$KF_TXN" ] || { echo "no change of this run is left to put back"; return 1; }
+    if [ -f "$KF_TXN/paths" ]; then
+        # shellcheck disable=SC2046 # one path per line, none with spaces
+        kf_restore "$KF_TXN/keep" $(cat "$KF_TXN/paths") || return 1
+    fi
+    if [ -f "$KF_TXN/tree" ]; then
+        kf_prev=$(cat "$KF_TXN/tree")
+        rm -rf /opt/.katafleet-failed
+        if [ "$kf_prev" = none ]; then
+            mv /opt/kata /opt/.katafleet-failed || return 1
+        else
+            mv /opt/kata /opt/.katafleet-failed && mv "$kf_prev" /opt/kata || return 1
+        fi
+        rm -rf /opt/.katafleet-failed
+    fi
+    kf_restore "$KF_TXN/keep" /var/lib/katafleet/manifest.json || return 1
+    if [ -f "$KF_TXN/groups" ]; then
+        while read -r kf_u kf_g; do gpasswd -d "$kf_u" "$kf_g" >/dev/null 2>&1; done <"$KF_TXN/groups"
+    fi
+    kf_rc=0
+    if grep -qx containerd "$KF_TXN/services" 2>/dev/null && kf_running containerd; then
+        kf_containerd_restart 0 || { echo "containerd did not come back with the old configuration"; kf_rc=1; }
+    fi
+    if grep -qx docker "$KF_TXN/services" 2>/dev/null && kf_running docker; then
+        kf_docker_back || kf_rc=1
+    fi
+    rm -rf "$KF_TXN"
+    return $kf_rc
 }
 
 # Whether $1 runs under systemd here; KF_NOTE says why not otherwise.
@@ -144,10 +208,18 @@ kf_docker_reload() {
 
 # Install a verified release: payload of $2 bytes on stdin must hash to $3.
 kf_install() {
-    kf_id=$1 kf_size=$2 kf_sha=$3 kf_decomp=$4 kf_shim=$5 kf_marker=$6 kf_foreign=$7
+    kf_id=$1 kf_size=$2 kf_sha=$3 kf_decomp=$4 kf_shim=$5 kf_marker=$6 kf_foreign=$7 kf_extracted=$8
     mkdir -p /opt || { kf_report "$kf_id" failed "cannot create /opt"; return 1; }
     # Staging left by a run that was killed; no other run is here (the lock).
     rm -rf /opt/.katafleet-stage.*
+    # The asset and its extracted tree sit in staging at once, plus a margin;
+    # the previous tree is only renamed. Checked before a byte is written.
+    kf_need=$(( (kf_size + kf_extracted) / 1048576 + 64 ))
+    kf_free=$(df -Pk /opt 2>/dev/null | awk 'NR == 2 { print int($4 / 1024) }')
+    if [ -n "$kf_free" ] && [ "$kf_free" -lt "$kf_need" ]; then
+        kf_report "$kf_id" failed "not enough space on the filesystem of /opt: ${kf_free} MiB free, ${kf_need} MiB needed; nothing was written"
+        return 1
+    fi
     kf_stage=$(mktemp -d /opt/.katafleet-stage.XXXXXX) || { kf_report "$kf_id" failed "cannot create a staging directory in /opt"; return 1; }
     head -c "$kf_size" >"$kf_stage/asset"
     kf_got=$(wc -c <"$kf_stage/asset")
@@ -166,8 +238,10 @@ kf_install() {
         rm -rf "$kf_stage"; kf_report "$kf_id" failed "the release has no executable $kf_shim; nothing was installed"; return 1
     fi
     printf '%s' "$kf_marker" | base64 -d >"$kf_stage/root/opt/kata/.katafleet-release"
-    kf_aside="$kf_stage/previous"
+    # The previous tree waits until the run is verified (or put back).
+    kf_aside=/opt/.katafleet-previous
     if [ "$kf_foreign" = 1 ] && [ ! -e /opt/kata.katafleet-orig ]; then kf_aside=/opt/kata.katafleet-orig; fi
+    if [ -d /opt/kata ]; then printf '%s\n' "$kf_aside" >"$KF_TXN/tree"; else echo none >"$KF_TXN/tree"; fi
     if [ -d /opt/kata ] && ! mv /opt/kata "$kf_aside"; then
         rm -rf "$kf_stage"; kf_report "$kf_id" failed "cannot move the old /opt/kata aside; nothing changed"; return 1
     fi

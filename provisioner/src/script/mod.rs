@@ -31,6 +31,19 @@ pub fn changing_script() -> String {
     with_prelude(include_str!("apply.sh"))
 }
 
+/// After the controller verified the host: the run's transaction goes.
+pub fn commit_script() -> String {
+    format!("{}kf_begin 1\nkf_txn_commit\nkf_report 1 ok 'verified; the previous state is no longer kept'\n", changing_script())
+}
+
+/// After verification failed: everything the run changed goes back.
+pub fn revert_script() -> String {
+    format!(
+        "{}kf_begin 1\nif ! kf_out=$(kf_txn_revert 2>&1); then kf_report 1 failed \"putting the previous state back failed: $kf_out\"; exit 1; fi\nkf_report 1 changed 'put back every file, the release tree and the record as they were before this run'\n",
+        changing_script()
+    )
+}
+
 /// Atomic write of one file (backed up once first when it is the user's).
 pub(crate) fn write_cmds(w: &FileWrite) -> String {
     let backup = if w.backup {
