@@ -54,7 +54,14 @@
         };
       });
 
-      formatter = forAllSystems (pkgs: pkgs.nixpkgs-fmt);
+      # nixpkgs-fmt over the tracked .nix files when `nix fmt` passes no path
+      # (Nix 2.25 and later; plain nixpkgs-fmt would wait on stdin). The same
+      # script is what nix/ci-checks and the `fmt` check run with --check.
+      formatter = forAllSystems (pkgs: pkgs.writeShellApplication {
+        name = "katafleet-fmt";
+        runtimeInputs = [ pkgs.nixpkgs-fmt pkgs.git ];
+        text = builtins.readFile ./nix/fmt;
+      });
 
       checks = forAllSystems (pkgs: import ./nix/checks.nix { inherit self nixpkgs pkgs; });
 

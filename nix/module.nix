@@ -126,12 +126,21 @@ let
 
   effectiveMemory = cfg.settings.hypervisor.${hv.section}.default_memory or cfg.memory;
 
+  # containerd's CRI plugin id by configuration version.
   criPluginIds = {
     "2" = "io.containerd.grpc.v1.cri";
     "3" = "io.containerd.cri.v1.runtime";
     "4" = "io.containerd.cri.v1.runtime";
   };
+  supportedVersions = map lib.toInt (lib.attrNames criPluginIds);
+  versionList = lib.concatMapStringsSep ", " toString (lib.init supportedVersions)
+    + " or ${toString (lib.last supportedVersions)}";
   criPlugin = criPluginIds.${toString cfg.containerd.configVersion};
+
+  # The version NixOS' containerd module (or the user) gives containerd's
+  # configuration; null when unset, which containerd reads as version 1.
+  containerdVersion = config.virtualisation.containerd.settings.version or null;
+  containerdVersionSupported = lib.elem containerdVersion supportedVersions;
 
   handlerNames = [ "kata" "kata-${hv.short}" ];
 
@@ -340,16 +349,24 @@ in
         The default runtime stays as it is'';
 
       configVersion = mkOption {
-        type = types.enum [ 2 3 4 ];
-        default = 2;
+        type = types.enum supportedVersions;
+        default = if containerdVersionSupported then containerdVersion else 2;
+        defaultText = literalExpression ''
+          if lib.elem (config.virtualisation.containerd.settings.version or null) [ 2 3 4 ]
+          then config.virtualisation.containerd.settings.version
+          else 2
+        '';
+        example = 3;
         description = ''
           The `version` of the containerd configuration that
           {option}`virtualisation.containerd.settings` produces; it decides
           the CRI plugin id the handlers go under (2:
           `io.containerd.grpc.v1.cri`, 3 and 4:
-          `io.containerd.cri.v1.runtime`). The default matches NixOS'
-          containerd module, which writes `version = 2`. An assertion checks
-          that the two agree.
+          `io.containerd.cri.v1.runtime`). It follows
+          `virtualisation.containerd.settings.version` (NixOS' containerd
+          module writes 2), so there is no need to set it: change
+          containerd's own setting instead. An assertion checks that the two
+          agree.
         '';
       };
     };
@@ -402,14 +419,25 @@ in
           '';
         }
         {
-          assertion = cfg.containerd.enable ->
-            (config.virtualisation.containerd.settings.version or null) == cfg.containerd.configVersion;
+          assertion = cfg.containerd.enable -> containerdVersionSupported;
           message = ''
             virtualisation.containerd.settings.version is
-            ${toString (config.virtualisation.containerd.settings.version or "unset")}, but the
-            Kata handlers were written for version ${toString cfg.containerd.configVersion}
-            (CRI plugin "${criPlugin}"). Set
-            virtualisation.kata-containers.containerd.configVersion to match.
+            ${if containerdVersion == null then "unset (containerd then reads the configuration as version 1)"
+              else builtins.toJSON containerdVersion}, but the Kata handlers need a containerd
+            configuration of version ${versionList}.
+            Set virtualisation.containerd.settings.version to one of them.
+          '';
+        }
+        {
+          assertion = cfg.containerd.enable && containerdVersionSupported ->
+            containerdVersion == cfg.containerd.configVersion;
+          message = ''
+            virtualisation.kata-containers.containerd.configVersion is
+            ${toString cfg.containerd.configVersion}, but virtualisation.containerd.settings.version is
+            ${builtins.toJSON containerdVersion}: the Kata handlers would go under CRI plugin
+            "${criPlugin}", but a version ${builtins.toJSON containerdVersion} configuration keeps its
+            runtimes under "${criPluginIds.${toString containerdVersion} or "?"}". Remove the
+            configVersion setting; it follows containerd's version by default.
           '';
         }
         {
@@ -462,8 +490,15 @@ in
     }
 
     (mkIf cfg.containerd.enable {
-      virtualisation.containerd.settings.plugins.${criPlugin}.containerd.runtimes =
-        lib.genAttrs handlerNames (_: containerdRuntime);
+      # One entry per CRI plugin id, each behind its own condition, so that
+      # the attribute names do not depend on configVersion: its default
+      # reads containerd's settings.version, and a name computed from it
+      # would make merging those settings depend on itself (infinite
+      # recursion).
+      virtualisation.containerd.settings.plugins = lib.genAttrs (lib.unique (lib.attrValues criPluginIds))
+        (id: mkIf (id == criPlugin) {
+          containerd.runtimes = lib.genAttrs handlerNames (_: containerdRuntime);
+        });
       # So that `ctr run --runtime io.containerd.kata.v2` finds the shim too.
       systemd.services.containerd.path = [ cfg.package ];
     })

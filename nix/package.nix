@@ -13,18 +13,16 @@ rustPlatform.buildRustPackage {
   pname = "katafleet";
   inherit (manifest.package) version;
 
-  # Only what the build reads, so editing flake.nix, vm-tests/ or docs does
-  # not rebuild the binary. templates/ is listed because katafleet embeds the
-  # templates it renders (and nix/module.nix, which it writes to NixOS hosts).
+  # Only what the build and its tests read, so editing flake.nix, vm-tests/
+  # or docs does not rebuild the binary. The list is package-src.json (paths
+  # relative to the repository root), which nix/check-package-source also
+  # reads: it copies exactly these paths to a scratch directory and runs the
+  # check phase's `cargo test` there, so a file the tests need but the list
+  # lacks fails offline, not only in `nix flake check`.
   src = lib.fileset.toSource {
     root = ../.;
-    fileset = lib.fileset.unions [
-      ../Cargo.toml
-      ../Cargo.lock
-      ../provisioner
-      (lib.fileset.maybeMissing ../templates)
-      ./module.nix
-    ];
+    fileset = lib.fileset.unions
+      (map (path: ../. + "/${path}") (lib.importJSON ./package-src.json));
   };
 
   cargoLock.lockFile = ../Cargo.lock;

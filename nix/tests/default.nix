@@ -93,7 +93,46 @@ let
       expr = map toString (base.systemd.services.containerd.path or [ ]);
       expected = [ (toString base._pkgs.kata-runtime) ];
     };
-    testConfigVersion3UsesNewPluginId =
+    testConfigVersionFollowsContainerdModule = {
+      expr = base.virtualisation.kata-containers.containerd.configVersion;
+      expected = base.virtualisation.containerd.settings.version;
+    };
+    testConfigVersionIs2WithoutContainerd = {
+      expr = (eval [ (kata { }) ]).virtualisation.kata-containers.containerd.configVersion;
+      expected = 2;
+    };
+    # Only containerd's own setting changes; the handlers move with it.
+    testContainerdVersion3MovesTheHandlers =
+      let
+        c = eval [
+          (kata { containerd.enable = true; })
+          withContainerd
+          { virtualisation.containerd.settings.version = lib.mkForce 3; }
+        ];
+      in
+      {
+        expr = {
+          inherit (c.virtualisation.kata-containers.containerd) configVersion;
+          names = lib.attrNames ((v3 c).containerd.runtimes or { });
+          oldIdHasRuntimes = (v2 c) ? containerd;
+          failed = failedAssertions c;
+        };
+        expected = { configVersion = 3; names = [ "kata" "kata-qemu" ]; oldIdHasRuntimes = false; failed = [ ]; };
+      };
+    testContainerdVersion4UsesTheVersion3PluginId =
+      let
+        c = eval [
+          (kata { containerd.enable = true; })
+          withContainerd
+          { virtualisation.containerd.settings.version = lib.mkForce 4; }
+        ];
+      in
+      {
+        expr = { names = lib.attrNames ((v3 c).containerd.runtimes or { }); failed = failedAssertions c; };
+        expected = { names = [ "kata" "kata-qemu" ]; failed = [ ]; };
+      };
+    # Setting both (as the module used to ask) still works when they agree.
+    testExplicitConfigVersionThatAgrees =
       let
         c = eval [
           (kata { containerd = { enable = true; configVersion = 3; }; })
@@ -102,16 +141,32 @@ let
         ];
       in
       {
-        expr = {
-          names = lib.attrNames ((v3 c).containerd.runtimes or { });
-          oldIdHasRuntimes = (v2 c) ? containerd;
-          failed = failedAssertions c;
-        };
-        expected = { names = [ "kata" "kata-qemu" ]; oldIdHasRuntimes = false; failed = [ ]; };
+        expr = { names = lib.attrNames ((v3 c).containerd.runtimes or { }); failed = failedAssertions c; };
+        expected = { names = [ "kata" "kata-qemu" ]; failed = [ ]; };
       };
     testConfigVersionMismatchAsserts = {
-      expr = assertionFires "Set\nvirtualisation.kata-containers.containerd.configVersion"
-        (eval [ (kata { containerd.enable = true; }) withContainerd { virtualisation.containerd.settings.version = lib.mkForce 3; } ]);
+      expr = assertionFires "Remove the\nconfigVersion setting"
+        (eval [ (kata { containerd = { enable = true; configVersion = 3; }; }) withContainerd ]);
+      expected = true;
+    };
+    testUnsupportedContainerdVersionAsserts =
+      let
+        c = eval [ (kata { containerd.enable = true; }) withContainerd { virtualisation.containerd.settings.version = lib.mkForce 1; } ];
+      in
+      {
+        expr = failedAssertions c;
+        expected = [
+          ''
+            virtualisation.containerd.settings.version is
+            1, but the Kata handlers need a containerd
+            configuration of version 2, 3 or 4.
+            Set virtualisation.containerd.settings.version to one of them.
+          ''
+        ];
+      };
+    testUnsetContainerdVersionAsserts = {
+      expr = assertionFires "is\nunset (containerd then reads the configuration as version 1)"
+        (eval [ (kata { containerd.enable = true; }) withContainerd { virtualisation.containerd.settings = lib.mkForce { }; } ]);
       expected = true;
     };
     testContainerdWithoutContainerdAsserts = {

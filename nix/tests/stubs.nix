@@ -16,24 +16,27 @@ let
     outPath = "/nix/store/${fakeHash name}-${name}";
   } // extra;
 
-  # What pkgs.formats.toml {} / pkgs.formats.json {} accept (nixpkgs
-  # pkgs/pkgs-lib/formats.nix): nested attribute sets and lists of scalars.
-  valueType = types.nullOr
-    (types.oneOf [
-      types.bool
-      types.int
-      types.float
-      types.str
-      types.path
-      (types.attrsOf valueType)
-      (types.listOf valueType)
-    ]) // { description = "TOML/JSON value"; };
-  settingsType = types.attrsOf valueType;
+  # The types of pkgs.formats.toml {} and pkgs.formats.json {}, as nixpkgs
+  # declares them (pkgs/pkgs-lib/formats.nix): a recursive `oneOf` of
+  # scalars, attribute sets and lists (JSON also allows null). How lazily a
+  # settings option merges depends on this type, so it is the real one and
+  # not a plain attrsOf.
+  scalars = [ types.bool types.int types.float types.str types.path ];
+  tomlType = types.oneOf
+    (scalars ++ [
+      (types.attrsOf tomlType)
+      (types.listOf tomlType)
+    ]) // { description = "TOML value"; };
+  jsonType = types.nullOr
+    (types.oneOf (scalars ++ [
+      (types.attrsOf jsonType)
+      (types.listOf jsonType)
+    ])) // { description = "JSON value"; };
 
-  format = {
-    type = settingsType;
-    # The rendered file is not inspected here; the value is kept so a test
-    # could look at it.
+  # The rendered file is not inspected here; the value is kept so a test
+  # could look at it.
+  format = type: {
+    inherit type;
     generate = name: value: drv name { passthru.value = value; };
   };
 in
@@ -46,8 +49,8 @@ in
     docker = drv "docker-${dockerVersion}" { version = dockerVersion; };
     coreutils = drv "coreutils-9.7" { };
     gnugrep = drv "gnugrep-3.12" { };
-    formats.toml = {}: format;
-    formats.json = {}: format;
+    formats.toml = {}: format tomlType;
+    formats.json = {}: format jsonType;
     runCommand = name: _env: script: drv "${name}-${fakeHash script}" { inherit script; };
     writeShellApplication = args: drv args.name { inherit (args) text runtimeInputs; };
   };
@@ -90,13 +93,13 @@ in
 
       virtualisation.containerd = {
         enable = mkOption { type = types.bool; default = false; };
-        settings = mkOption { type = settingsType; default = { }; };
+        settings = mkOption { type = tomlType; default = { }; };
       };
 
       virtualisation.docker = {
         enable = mkOption { type = types.bool; default = false; };
         package = mkOption { type = types.package; default = pkgs.docker; };
-        daemon.settings = mkOption { type = settingsType; default = { }; };
+        daemon.settings = mkOption { type = jsonType; default = { }; };
       };
     };
 
