@@ -1,0 +1,6 @@
+//! Everything that needs no host: the CLI's usage and inventory errors,
+//! `render`, the golden plans and scripts, the NixOS template. One crate, so
+//! one build and one binary.
+
+mod inventory_errors;
+mod nixos_template;
