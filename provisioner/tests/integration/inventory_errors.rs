@@ -1,25 +1,22 @@
 //! The inventory is a user-facing contract: every problem is reported with
 //! FILE:LINE:COL, the line, carets and a "did you mean", with exit code 2.
 
-use std::process::Command;
+use crate::test::Test;
 
-fn run(inventory: &str) -> (i32, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("inventory.toml");
-    std::fs::write(&path, inventory).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_katafleet"))
-        .arg("plan")
-        .arg(&path)
-        .output()
-        .unwrap();
-    let stderr =
-        String::from_utf8_lossy(&out.stderr).replace(&path.display().to_string(), "inventory.toml");
-    (out.status.code().unwrap_or(-1), stderr)
+/// `katafleet plan inventory.toml` with this inventory: stderr and exit 2.
+fn refused(inventory: &str, stderr: &str) {
+    Test::new()
+        .file("inventory.toml", inventory)
+        .args(&["plan", "inventory.toml"])
+        .stderr(stderr)
+        .status(2)
+        .run();
 }
 
 #[test]
 fn every_error_is_reported_with_its_location() {
-    let (code, err) = run(r#"[defaults]
+    refused(
+        r#"[defaults]
 paralel = 4
 
 [kata]
@@ -33,54 +30,87 @@ port = 70000
 
 [[hosts]]
 name = "a"
-"#);
-    assert_eq!(code, 2, "{err}");
-    for want in [
-        "error: unknown key `paralel` in [defaults]\n --> inventory.toml:2:1\n  |\n2 | paralel = 4\n  | ^^^^^^^\n  = help: did you mean `parallel`?",
-        "inventory.toml:6:10",
-        "`abc` is not a sha256 digest",
-        "inventory.toml:7:14",
-        "did you mean `qemu`?",
-        "inventory.toml:11:8",
-        "port = 70000 is out of range",
-        "duplicate host name `a`",
-        "inventory.toml:14:8",
-        "5 problem(s)",
-    ] {
-        assert!(err.contains(want), "missing {want:?} in:\n{err}");
-    }
+"#,
+        r#"error: unknown key `paralel` in [defaults]
+ --> inventory.toml:2:1
+  |
+2 | paralel = 4
+  | ^^^^^^^
+  = help: did you mean `parallel`?
+
+error: `abc` is not a sha256 digest (64 hex characters)
+ --> inventory.toml:6:10
+  |
+6 | sha256 = "abc"
+  |          ^^^^^
+
+error: invalid hypervisor `qemo`; expected one of: qemu, clh, fc, dragonball
+ --> inventory.toml:7:14
+  |
+7 | hypervisor = "qemo"
+  |              ^^^^^^
+  = help: did you mean `qemu`?
+
+error: port = 70000 is out of range (1..=65535)
+  --> inventory.toml:11:8
+   |
+11 | port = 70000
+   |        ^^^^^
+
+error: duplicate host name `a`
+  --> inventory.toml:14:8
+   |
+14 | name = "a"
+   |        ^^^
+  = help: `a` is first defined on line 10
+
+5 problem(s) in inventory.toml
+"#,
+    );
 }
 
 #[test]
 fn a_version_without_known_checksum_needs_a_pin() {
-    let (code, err) = run("[kata]\nversion = \"4.2.0\"\n\n[[hosts]]\nname = \"x\"\n");
-    assert_eq!(code, 2);
-    assert!(err.contains("no sha256 for Kata 4.2.0"), "{err}");
-    assert!(err.contains("inventory.toml:2:11"), "{err}");
+    refused(
+        "[kata]\nversion = \"4.2.0\"\n\n[[hosts]]\nname = \"x\"\n",
+        r#"error: no sha256 for Kata 4.2.0: katafleet has no known checksum for it
+ --> inventory.toml:2:11
+  |
+2 | version = "4.2.0"
+  |           ^^^^^^^
+  = help: pin the release asset's digest with `sha256 = "..."` next to `version`
+
+1 problem(s) in inventory.toml
+"#,
+    );
 }
 
 #[test]
 fn syntax_errors_point_at_the_line() {
-    let (code, err) = run("[kata\nversion = 1\n");
-    assert_eq!(code, 2);
-    assert!(err.contains("inventory.toml:1:"), "{err}");
+    refused(
+        "[kata\nversion = 1\n",
+        "error: invalid TOML: unclosed table, expected `]`
+ --> inventory.toml:1:6
+  |
+1 | [kata
+  |      ^
+
+1 problem(s) in inventory.toml
+",
+    );
 }
 
 #[test]
 fn a_limit_that_matches_nothing_is_a_usage_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("inv.toml");
-    std::fs::write(
-        &path,
-        "[kata]\nversion = \"3.32.0\"\n[[hosts]]\nname = \"a\"\naddress = \"local\"\n",
-    )
-    .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_katafleet"))
-        .args(["plan", path.to_str().unwrap(), "--limit", "web*"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("matches no host"));
+    Test::new()
+        .file(
+            "inv.toml",
+            "[kata]\nversion = \"3.32.0\"\n[[hosts]]\nname = \"a\"\naddress = \"local\"\n",
+        )
+        .args(&["plan", "inv.toml", "--limit", "web*"])
+        .stderr("error: --limit `web*` matches no host in the inventory\n")
+        .status(2)
+        .run();
 }
 
 #[test]

@@ -2,5 +2,8 @@
 //! `render`, the golden plans and scripts, the NixOS template. One crate, so
 //! one build and one binary.
 
+mod cli;
 mod inventory_errors;
 mod nixos_template;
+mod render;
+mod test;
