@@ -3,6 +3,7 @@
 //! one build and one binary.
 
 mod cli;
+mod golden;
 mod inventory_errors;
 mod nixos_template;
 mod render;
