@@ -70,6 +70,7 @@ pub(super) async fn pipeline(
         assets: Arc::new(AssetStore::new(cache_dir)),
         log: session.log.clone(),
         progress,
+        connector: Arc::new(crate::transport::Direct),
     });
     let reports = rolled_out(&run, &session.hosts, rollout).await;
     // Dropping the last sender lets the progress display finish.
@@ -79,7 +80,7 @@ pub(super) async fn pipeline(
 }
 
 /// Runs the hosts wave by wave; hosts after a stop are reported, not touched.
-async fn rolled_out(
+pub(crate) async fn rolled_out(
     run: &Arc<Run>,
     hosts: &[Host],
     rollout: crate::run::rollout::Rollout,

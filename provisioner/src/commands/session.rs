@@ -57,6 +57,7 @@ impl Session {
             parallel: self.parallel,
             log: self.log.clone(),
             progress,
+            connector: Arc::new(crate::transport::Direct),
         };
         let reports = fanout.each(Arc::new(job), self.hosts.clone()).await;
         // The last sender goes with the fan-out; then the display can finish.

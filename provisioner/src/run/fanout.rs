@@ -12,7 +12,7 @@ use tokio::sync::Semaphore;
 use crate::inventory::Host;
 use crate::run::log::{HostLog, RunLog};
 use crate::run::progress::{self, Event};
-use crate::transport::{self, Transport};
+use crate::transport::{Connector, Transport};
 
 /// What a command does on each host, and how it reports.
 #[async_trait]
@@ -58,6 +58,8 @@ pub struct Fanout {
     pub parallel: usize,
     pub log: RunLog,
     pub progress: progress::Sender,
+    /// How each host is reached (`transport::Direct` but in tests).
+    pub connector: Arc<dyn Connector>,
 }
 
 impl Fanout {
@@ -90,7 +92,7 @@ impl Fanout {
             progress: self.progress.clone(),
         };
         ctx.stage("connecting");
-        let mut report = match transport::connect(&host).await {
+        let mut report = match self.connector.connect(&host).await {
             Ok(t) => {
                 let report = job.run(t.as_ref(), &host, &ctx).await;
                 t.close().await;

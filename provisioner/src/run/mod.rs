@@ -8,3 +8,6 @@ pub mod log;
 pub mod pipeline;
 pub mod progress;
 pub mod rollout;
+
+#[cfg(test)]
+mod tests;

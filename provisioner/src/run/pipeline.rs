@@ -17,7 +17,7 @@ use crate::run::fanout::{Fanout, HostCtx, HostJob};
 use crate::run::log::{HostLog, RunLog};
 use crate::run::progress::{self, Event};
 use crate::script::{self, wire::Output};
-use crate::transport::Transport;
+use crate::transport::{Connector, Transport};
 use crate::verify;
 
 pub use crate::report::status::HostStatus;
@@ -59,6 +59,8 @@ pub struct Run {
     pub assets: Arc<AssetStore>,
     pub log: RunLog,
     pub progress: progress::Sender,
+    /// How each host is reached (`transport::Direct` but in tests).
+    pub connector: Arc<dyn Connector>,
 }
 
 impl Run {
@@ -68,6 +70,7 @@ impl Run {
             parallel: self.parallel,
             log: self.log.clone(),
             progress: self.progress.clone(),
+            connector: self.connector.clone(),
         };
         fanout.each(self, hosts).await
     }

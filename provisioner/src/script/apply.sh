@@ -122,7 +122,7 @@ kf_txn_revert() {
         kf_docker_back || kf_rc=1
     fi
     rm -rf "$KF_TXN"
-    return $kf_rc
+    return "$kf_rc"
 }
 
 # Whether $1 runs under systemd here; KF_NOTE says why not otherwise.

@@ -28,7 +28,7 @@ kf_block() {
     head -c 262144 "$kf_f" | base64
     echo "@@end"
     rm -f "$kf_f"
-    return $kf_rc
+    return "$kf_rc"
 }
 
 # Apply steps: @@begin N when step N starts, @@step N STATUS MSG when it ends

@@ -1,8 +1,10 @@
 //! How a script reaches a host: over one multiplexed SSH session, or on the
-//! controller itself. The one operation: run a script, optionally followed by
-//! a payload on the same stdin, streaming stdout lines back.
+//! controller itself (or, in tests, from a recorded transcript). The one
+//! operation: run a script, optionally followed by a payload on the same
+//! stdin, streaming stdout lines back.
 
 mod local;
+pub mod replay;
 mod ssh;
 mod stream;
 
@@ -62,6 +64,24 @@ pub trait Transport: Send + Sync {
 
     /// Ends the session; errors are irrelevant at that point.
     async fn close(self: Box<Self>);
+}
+
+/// How the fan-out gets a transport for a host: `Direct` in production,
+/// `replay::ReplayConnector` in tests.
+#[async_trait]
+pub trait Connector: Send + Sync {
+    async fn connect(&self, host: &Host) -> Result<Box<dyn Transport>, TransportError>;
+}
+
+/// Connects the way the host's inventory entry says: SSH, or the controller
+/// itself for `address = "local"`.
+pub struct Direct;
+
+#[async_trait]
+impl Connector for Direct {
+    async fn connect(&self, host: &Host) -> Result<Box<dyn Transport>, TransportError> {
+        connect(host).await
+    }
 }
 
 /// Connects to a host the way its inventory entry says.

@@ -5,9 +5,7 @@
 //! `src/proof/tests.rs` with outputs of a successful run (synthesised from
 //! the documented formats; see tests/fixtures/verify/README.md).
 
-mod common;
-
-use common::{json_hosts, stderr, stdout};
+use crate::common::{self, json_hosts, stderr, stdout};
 use serde_json::Value;
 
 fn provision(fleet: &common::Fleet, inv: &str) {

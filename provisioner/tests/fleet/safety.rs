@@ -7,9 +7,7 @@
 //! The test hosts cannot start Kata VMs (see vm-tests/fleet/README.md), so
 //! the workload is a plain runc container from a busybox image built here.
 
-mod common;
-
-use common::{json_hosts, stderr, stdout, Fleet};
+use crate::common::{json_hosts, stderr, stdout, Fleet};
 
 const DAEMON_JSON: &str = "/etc/docker/daemon.json";
 const CONTAINERD_MAIN: &str = "/etc/containerd/config.toml";

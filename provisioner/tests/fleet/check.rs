@@ -3,9 +3,7 @@
 //! why, with the fix, and change nothing. After a (forced) provision it also
 //! judges the installed tree against the inventory.
 
-mod common;
-
-use common::{json_hosts, stderr, stdout};
+use crate::common::{json_hosts, stderr, stdout};
 use serde_json::Value;
 
 fn finding<'a>(host: &'a Value, check: &str) -> Vec<&'a Value> {

@@ -2,9 +2,7 @@
 //! and 2.1 with Docker 28 (sid), configs with no file, a disabled CRI, shims
 //! added and removed, and hypervisors a release does not ship.
 
-mod common;
-
-use common::{json_hosts, stderr, stdout};
+use crate::common::{self, json_hosts, stderr, stdout};
 
 fn provision(fleet: &common::Fleet, inv: &std::path::Path) -> serde_json::Value {
     let out = fleet.katafleet(&["provision", inv.to_str().unwrap(), "--force", "--json"]);

@@ -3,8 +3,6 @@
 //! release tarball (release tarballs cannot be downloaded here; the fixture
 //! has the official 4.x layout with stand-in binaries).
 
-#![allow(dead_code)]
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -23,32 +21,66 @@ fn harness() -> PathBuf {
     repo_root().join("vm-tests/fleet/fleet")
 }
 
-/// Why the fleet tests cannot run here, if they cannot.
-pub fn skip_reason() -> Option<String> {
-    if std::env::var_os("KATAFLEET_NO_FLEET").is_some() {
-        return Some("KATAFLEET_NO_FLEET is set".into());
-    }
-    // SAFETY-free check: root is needed for namespaces and nspawn.
-    let uid = Command::new("id").arg("-u").output().ok()?;
-    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
-        return Some("fleet tests need root".into());
-    }
-    None
+/// Whether a fleet test runs here, skips with a reason, or fails.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Availability {
+    Run,
+    Skip(String),
+    Fail(String),
 }
 
-/// Skips the calling test (with a visible reason) when the fleet is unavailable.
+/// Decides from the environment: `KATAFLEET_NO_FLEET` (an explicit opt-out,
+/// honoured everywhere: the Nix build sets it), `CI` and the user id.
+pub fn availability() -> Availability {
+    let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false");
+    decide(
+        std::env::var_os("KATAFLEET_NO_FLEET").is_some(),
+        ci,
+        is_root(),
+    )
+}
+
+/// In CI a fleet that cannot start is a failure: a skipped fleet test there
+/// would pass without proving anything.
+fn decide(opted_out: bool, ci: bool, root: bool) -> Availability {
+    if opted_out {
+        return Availability::Skip("KATAFLEET_NO_FLEET is set".into());
+    }
+    if root {
+        return Availability::Run;
+    }
+    let why = "fleet tests need root (namespaces and systemd-nspawn)";
+    if ci {
+        Availability::Fail(format!(
+            "{why}, and CI is set, so this is a failure, not a skip (set KATAFLEET_NO_FLEET=1 to opt out)"
+        ))
+    } else {
+        Availability::Skip(why.into())
+    }
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// Skips the calling test (with a visible reason) when the fleet is
+/// unavailable here, or fails it when it must run (CI).
 #[macro_export]
 macro_rules! fleet_or_skip {
     ($count:expr) => {
         $crate::fleet_or_skip!($count, "bookworm")
     };
     ($count:expr, $suite:expr) => {
-        match common::skip_reason() {
-            Some(why) => {
+        match $crate::common::availability() {
+            $crate::common::Availability::Run => $crate::common::Fleet::up($count, $suite),
+            $crate::common::Availability::Skip(why) => {
                 eprintln!("SKIPPED: {why}");
                 return;
             }
-            None => common::Fleet::up($count, $suite),
+            $crate::common::Availability::Fail(why) => panic!("{why}"),
         }
     };
 }
@@ -249,4 +281,34 @@ pub fn json_hosts(o: &Output) -> Vec<serde_json::Value> {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}\nstderr: {}", stdout(o), stderr(o)));
     v["hosts"].as_array().cloned().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{decide, Availability};
+
+    #[test]
+    fn without_root_a_fleet_test_skips_outside_ci_and_fails_in_ci() {
+        assert!(matches!(decide(false, false, false), Availability::Skip(_)));
+        let Availability::Fail(why) = decide(false, true, false) else {
+            panic!("CI without root must fail");
+        };
+        assert!(why.contains("KATAFLEET_NO_FLEET=1"), "{why}");
+    }
+
+    #[test]
+    fn the_explicit_opt_out_skips_even_in_ci_and_as_root() {
+        for (ci, root) in [(true, false), (true, true), (false, true)] {
+            assert_eq!(
+                decide(true, ci, root),
+                Availability::Skip("KATAFLEET_NO_FLEET is set".into())
+            );
+        }
+    }
+
+    #[test]
+    fn root_runs_the_fleet() {
+        assert_eq!(decide(false, true, true), Availability::Run);
+        assert_eq!(decide(false, false, true), Availability::Run);
+    }
 }

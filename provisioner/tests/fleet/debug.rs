@@ -3,9 +3,7 @@
 //! idempotent, containerd's level only with --containerd (and containerd
 //! restarted and running afterwards).
 
-mod common;
-
-use common::{json_hosts, stderr, stdout};
+use crate::common::{self, json_hosts, stderr, stdout};
 
 const DROPIN: &str =
     "/opt/kata/share/defaults/kata-containers/runtime-rs/config.d/60-katafleet-debug.toml";

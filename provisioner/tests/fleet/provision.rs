@@ -3,9 +3,7 @@
 //! are nspawn containers without usable KVM, so they are reported not ready
 //! and provisioned with --force, exactly as the guide requires.
 
-mod common;
-
-use common::{json_hosts, stderr, stdout};
+use crate::common::{self, json_hosts, stderr, stdout};
 
 const SHIM: &str = "/opt/kata/runtime-rs/bin/containerd-shim-kata-v2";
 

@@ -2,9 +2,7 @@
 //! release fetched once over HTTP for every host, and upgrades that swap the
 //! release while the wiring stays.
 
-mod common;
-
-use common::{json_hosts, stderr, stdout};
+use crate::common::{self, json_hosts, stderr, stdout};
 
 const SHIM: &str = "/opt/kata/runtime-rs/bin/containerd-shim-kata-v2";
 

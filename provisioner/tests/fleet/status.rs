@@ -2,9 +2,7 @@
 //! running daemons see (checked against the daemons themselves), drift of
 //! the files katafleet wrote, and the last provision.
 
-mod common;
-
-use common::{json_hosts, stderr, stdout};
+use crate::common::{self, json_hosts, stderr, stdout};
 use serde_json::Value;
 
 fn status(fleet: &common::Fleet, inv: &str) -> (Option<i32>, Value) {

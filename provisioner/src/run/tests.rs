@@ -1,0 +1,260 @@
+//! The pipeline and rollouts against replayed hosts: what each kind of
+//! failure turns into, without a fleet. The host is the fleet's bookworm
+//! host after an older provision (tests/fixtures/facts), which still needs
+//! one change: containerd's default runtime spelled out.
+
+use std::sync::Arc;
+
+use base64::Engine;
+
+use crate::commands::provision::rolled_out;
+use crate::inventory::{Connection, Desired, Host};
+use crate::plan::{Action, PlanOptions, Planner};
+use crate::release::cache::AssetStore;
+use crate::run::error::Stage;
+use crate::run::log::RunLog;
+use crate::run::pipeline::{HostReport, HostStatus, Mode, Run};
+use crate::run::progress;
+use crate::run::rollout::Rollout;
+use crate::transport::replay::{Exchange, ReplayConnector};
+
+const PROVISIONED: &str =
+    include_str!("../../tests/fixtures/facts/debian12-nspawn-provisioned.txt");
+/// The digest of the release that transcript's host has installed.
+const SHA256: &str = "ac7429e6c4f82be0c00132fb8df9433eb14a2fa03b1292bf30bffd04a4a0bffa";
+
+fn desired() -> Desired {
+    let mut d = Desired::sample();
+    d.kata.sha256 = Some(SHA256.parse().expect("a digest"));
+    d
+}
+
+fn host(name: &str) -> Host {
+    Host {
+        name: name.into(),
+        node_name: name.into(),
+        groups: Vec::new(),
+        connection: Connection::local_for_tests(),
+        desired: desired(),
+    }
+}
+
+/// The transcript once the pending change is applied: the containerd
+/// config the plan writes, and the ownership record it leaves, in place of
+/// the old ones.
+fn converged() -> String {
+    let facts = crate::facts::parse(PROVISIONED).expect("the fixture parses");
+    let plan = crate::plan::plan(&facts, &desired(), PlanOptions { force: true }).expect("a plan");
+    let [change] = plan.changes.as_slice() else {
+        panic!("expected one pending change: {:?}", plan.changes);
+    };
+    let Action::Configure { files, .. } = &change.action else {
+        panic!("expected the containerd change: {change:?}");
+    };
+    let text = with_block(PROVISIONED, "containerd-config", &files[0].content);
+    with_block(&text, "manifest", &plan.manifest.to_json())
+}
+
+/// `transcript` with file block `name` holding `content`.
+fn with_block(transcript: &str, name: &str, content: &str) -> String {
+    let open = format!("@@file {name}\n");
+    let (head, rest) = transcript
+        .split_once(&open)
+        .unwrap_or_else(|| panic!("no block {name}"));
+    let (_, tail) = rest.split_once("@@end\n").expect("the block ends");
+    let b64 = base64::engine::general_purpose::STANDARD.encode(content);
+    format!("{head}{open}{b64}\n@@end\n{tail}")
+}
+
+fn probe(transcript: &str) -> Exchange {
+    Exchange::ok(transcript).expecting("@@katafleet-probe")
+}
+
+fn apply(stdout: &str, code: i32) -> Exchange {
+    Exchange::exit(code, stdout).expecting("kf_begin 1")
+}
+
+/// A run over replayed hosts; nothing is drawn, logs go to `dir`.
+fn run(mode: Mode, connector: &Arc<ReplayConnector>, dir: &std::path::Path) -> Arc<Run> {
+    let (progress, _drawing) = progress::start(&[], true);
+    Arc::new(Run {
+        mode,
+        planner: Planner::Provision,
+        options: PlanOptions { force: true },
+        parallel: 4,
+        assets: Arc::new(AssetStore::new(dir.join("cache"))),
+        log: RunLog::create(&dir.join("logs")).expect("a log directory"),
+        progress,
+        connector: connector.clone(),
+    })
+}
+
+async fn provision(connector: ReplayConnector, hosts: &[&str]) -> Vec<HostReport> {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let connector = Arc::new(connector);
+    let hosts: Vec<Host> = hosts.iter().map(|h| host(h)).collect();
+    run(Mode::Provision, &connector, dir.path())
+        .all(hosts)
+        .await
+}
+
+fn outcome(r: &HostReport) -> (HostStatus, Option<String>) {
+    (r.status, r.error.as_ref().map(|e| e.to_string()))
+}
+
+/// The stage the host failed in, and the step for an apply failure.
+fn failed_at(r: &HostReport) -> Option<(Stage, Option<usize>)> {
+    r.error.as_ref().map(|e| (e.stage(), e.step()))
+}
+
+fn some(text: &str) -> Option<String> {
+    Some(text.to_string())
+}
+
+#[tokio::test]
+async fn an_applied_and_verified_change_is_changed() {
+    let after = format!(
+        "@@begin 1\n@@step 1 changed configured and restarted containerd\n@@after-facts\n{}",
+        converged()
+    );
+    let connector = ReplayConnector::new().host("h1", vec![probe(PROVISIONED), apply(&after, 0)]);
+    let reports = provision(connector, &["h1"]).await;
+    assert_eq!(outcome(&reports[0]), (HostStatus::Changed, None));
+    assert_eq!(reports[0].changed, 1);
+}
+
+#[tokio::test]
+async fn a_converged_host_gets_only_the_probe() {
+    // A second exchange would be answered with an error; there is none to answer.
+    let connector = ReplayConnector::new().host("h1", vec![probe(&converged())]);
+    let reports = provision(connector, &["h1"]).await;
+    assert_eq!(outcome(&reports[0]), (HostStatus::Ok, None));
+}
+
+#[tokio::test]
+async fn plan_mode_never_sends_the_apply_script() {
+    let dir = tempfile::tempdir().unwrap();
+    let connector = Arc::new(ReplayConnector::new().host("h1", vec![probe(PROVISIONED)]));
+    let reports = run(Mode::Plan, &connector, dir.path())
+        .all(vec![host("h1")])
+        .await;
+    assert_eq!(outcome(&reports[0]), (HostStatus::Changed, None));
+    assert_eq!(connector.seen("h1").lock().unwrap().scripts.len(), 1);
+}
+
+#[tokio::test]
+async fn an_unreachable_host_is_unreachable_with_the_connect_error() {
+    let connector = ReplayConnector::new().unreachable(
+        "h1",
+        "ssh: connect to host 10.0.0.1 port 22: Connection refused",
+    );
+    let reports = provision(connector, &["h1"]).await;
+    assert_eq!(
+        outcome(&reports[0]),
+        (
+            HostStatus::Unreachable,
+            some("cannot connect to h1: ssh: connect to host 10.0.0.1 port 22: Connection refused")
+        )
+    );
+    assert_eq!(failed_at(&reports[0]), Some((Stage::Connect, None)));
+}
+
+#[tokio::test]
+async fn a_failed_step_fails_the_host_with_that_steps_message() {
+    let message = "containerd rejected the new configuration, so the old one is back and containerd was not restarted: invalid plugin config";
+    let connector = ReplayConnector::new().host(
+        "h1",
+        vec![
+            probe(PROVISIONED),
+            apply(&format!("@@begin 1\n@@step 1 failed {message}\n"), 1),
+        ],
+    );
+    let reports = provision(connector, &["h1"]).await;
+    assert_eq!(outcome(&reports[0]), (HostStatus::Failed, some(message)));
+    assert_eq!(failed_at(&reports[0]), Some((Stage::Apply, Some(1))));
+}
+
+#[tokio::test]
+async fn a_host_still_differing_after_apply_fails_verification() {
+    // Every step reports success, but the facts afterwards are the old ones.
+    let after = format!(
+        "@@begin 1\n@@step 1 changed configured and restarted containerd\n@@after-facts\n{PROVISIONED}"
+    );
+    let connector = ReplayConnector::new().host("h1", vec![probe(PROVISIONED), apply(&after, 0)]);
+    let reports = provision(connector, &["h1"]).await;
+    assert_eq!(
+        outcome(&reports[0]),
+        (
+            HostStatus::Failed,
+            some("verification failed: still differs from the inventory after apply: wire the Kata runtimes `kata`, `kata-qemu` into containerd 1.6.20 (restarts containerd; running containers keep running)")
+        )
+    );
+    assert_eq!(failed_at(&reports[0]), Some((Stage::Verify, None)));
+}
+
+#[tokio::test]
+async fn a_hung_step_fails_the_host_with_the_timeout() {
+    let connector =
+        ReplayConnector::new().host("h1", vec![probe(PROVISIONED), Exchange::timeout(600)]);
+    let reports = provision(connector, &["h1"]).await;
+    assert_eq!(
+        outcome(&reports[0]),
+        (HostStatus::Failed, some("h1: step timed out after 600 s"))
+    );
+    assert_eq!(failed_at(&reports[0]), Some((Stage::Apply, None)));
+}
+
+#[tokio::test]
+async fn a_rollout_stops_after_a_failed_wave_and_skips_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let connector = Arc::new(
+        ReplayConnector::new()
+            .host("h1", vec![probe(&converged())])
+            .unreachable("h2", "no route to host")
+            .host("h3", vec![probe(&converged())])
+            .host("h4", vec![probe(&converged())]),
+    );
+    let run = run(Mode::Provision, &connector, dir.path());
+    let hosts: Vec<Host> = ["h1", "h2", "h3", "h4"].iter().map(|h| host(h)).collect();
+    // --batch-size 1 (no --max-failures): waves of one, no failure tolerated.
+    let rollout = Rollout {
+        batch_size: Some(1),
+        max_failures: Some(0),
+    };
+    let reports = rolled_out(&run, &hosts, rollout).await;
+    let skipped = some("not attempted: the rollout stopped after 1 failed host(s)");
+    let got: Vec<_> = reports.iter().map(outcome).collect();
+    assert_eq!(
+        got,
+        [
+            (HostStatus::Ok, None),
+            (
+                HostStatus::Unreachable,
+                some("cannot connect to h2: no route to host")
+            ),
+            (HostStatus::Skipped, skipped.clone()),
+            (HostStatus::Skipped, skipped),
+        ]
+    );
+    assert_eq!(failed_at(&reports[3]), Some((Stage::Rollout, None)));
+    let mut connected = connector.connected();
+    connected.sort();
+    assert_eq!(connected, ["h1"], "skipped hosts are never contacted");
+}
+
+#[tokio::test]
+async fn a_rollout_tolerates_up_to_max_failures() {
+    let dir = tempfile::tempdir().unwrap();
+    let connector = Arc::new(
+        ReplayConnector::new()
+            .unreachable("h1", "no route to host")
+            .host("h2", vec![probe(&converged())]),
+    );
+    let run = run(Mode::Provision, &connector, dir.path());
+    let rollout = Rollout {
+        batch_size: Some(1),
+        max_failures: Some(1),
+    };
+    let reports = rolled_out(&run, &[host("h1"), host("h2")], rollout).await;
+    assert_eq!(reports[1].status, HostStatus::Ok);
+}

@@ -1,0 +1,76 @@
+//! Usage: what the binary says and its exit code when it is run wrong, or
+//! asked for help. Exit code 2 means nothing was contacted.
+
+use crate::test::Test;
+
+const HELP: &str = "\
+Put Kata Containers on a fleet of Linux hosts over SSH and keep them correct
+
+Usage: katafleet <COMMAND>
+
+Commands:
+  plan       Gather facts and show, per host, exactly what provision would change (a dry run)
+  provision  Install Kata at the pinned version, wire it into containerd and Docker, and verify
+  check      Is each host ready for Kata? Every check with what to do about it; changes nothing
+  status     What is on each host now: Kata, hypervisors, handlers the daemons see, drift, last provision
+  verify     Prove a container really runs in a VM on each host (check tool, a container per handler, its VMM; --bench)
+  debug      Turn Kata debug logging on or off (a config drop-in; --containerd for containerd's too)
+  render     Print RuntimeClass manifests or write a Compose override
+  help       Print this message or the help of the given subcommand(s)
+
+Options:
+  -h, --help     Print help
+  -V, --version  Print version
+";
+
+#[test]
+fn help_lists_every_command_and_exits_0() {
+    Test::new().args(&["--help"]).stdout(HELP).run();
+}
+
+#[test]
+fn no_command_prints_the_help_on_stderr_and_exits_2() {
+    Test::new().stderr(HELP).status(2).run();
+}
+
+#[test]
+fn version_is_the_crate_version() {
+    Test::new()
+        .args(&["--version"])
+        .stdout(&format!("katafleet {}\n", env!("CARGO_PKG_VERSION")))
+        .run();
+}
+
+#[test]
+fn an_unknown_subcommand_is_a_usage_error() {
+    Test::new()
+        .args(&["frobnicate"])
+        .stderr(
+            "error: unrecognized subcommand 'frobnicate'\n\n\
+             Usage: katafleet <COMMAND>\n\n\
+             For more information, try '--help'.\n",
+        )
+        .status(2)
+        .run();
+}
+
+#[test]
+fn plan_of_a_missing_inventory_says_which_file_and_exits_2() {
+    Test::new()
+        .args(&["plan", "missing.toml"])
+        .stderr("cannot read inventory missing.toml: No such file or directory (os error 2)\n")
+        .status(2)
+        .run();
+}
+
+#[test]
+fn a_parallel_of_zero_is_refused_by_the_parser() {
+    Test::new()
+        .args(&["plan", "inventory.toml", "--parallel", "0"])
+        .stderr(
+            "error: invalid value '0' for '--parallel <N>': 0 is not in 1..=65535\n\n\
+             For more information, try '--help'.\n",
+        )
+        .status(2)
+        .run();
+}

@@ -1,0 +1,10 @@
+//! Everything that needs no host: the CLI's usage and inventory errors,
+//! `render`, the golden plans and scripts, the NixOS template. One crate, so
+//! one build and one binary.
+
+mod cli;
+mod golden;
+mod inventory_errors;
+mod nixos_template;
+mod render;
+mod test;
