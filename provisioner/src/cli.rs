@@ -30,6 +30,8 @@ pub enum Command {
     Verify(commands::verify::Opts),
     /// Turn Kata debug logging on or off (a config drop-in; --containerd for containerd's too).
     Debug(commands::debug::Opts),
+    /// Put each host back to the Kata release and files it had before its last upgrade.
+    Rollback(commands::rollback::Opts),
     /// Print RuntimeClass manifests or write a Compose override.
     #[command(subcommand)]
     Render(commands::render::RenderCommand),
@@ -43,6 +45,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Status(opts) => commands::status::run(opts).await,
         Command::Verify(opts) => commands::verify::run(opts).await,
         Command::Debug(opts) => commands::debug::run(opts).await,
+        Command::Rollback(opts) => commands::rollback::run(opts).await,
         Command::Plan(args) => {
             commands::provision::run(args, crate::run::pipeline::Mode::Plan).await
         }

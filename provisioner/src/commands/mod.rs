@@ -5,6 +5,7 @@ pub mod check;
 pub mod debug;
 pub mod provision;
 pub mod render;
+pub mod rollback;
 pub mod session;
 pub mod status;
 pub mod verify;

@@ -18,7 +18,7 @@ pub async fn run(args: RunArgs, mode: Mode) -> anyhow::Result<ExitStatus> {
         Ok(s) => s,
         Err(status) => return Ok(status),
     };
-    let (inv, hosts, log) = (&session.inventory, &session.hosts, &session.log);
+    let (inv, hosts) = (&session.inventory, &session.hosts);
     let cache_dir = args
         .cache_dir
         .clone()
@@ -39,16 +39,21 @@ pub async fn run(args: RunArgs, mode: Mode) -> anyhow::Result<ExitStatus> {
         }
         _ => true,
     };
-    if args.hosts.json {
-        println!("{}", report::provision_json(&reports));
+    print_reports(&session, &reports, args.hosts.json, mode);
+    Ok(report::exit_status(&reports).max(ExitStatus::hosts(!kube_ok)))
+}
+
+/// The results on stdout: the plans (dry run) and the table, or `--json`.
+pub(super) fn print_reports(session: &Session, reports: &[HostReport], json: bool, mode: Mode) {
+    if json {
+        println!("{}", report::provision_json(reports));
     } else {
         if mode == Mode::Plan {
-            print!("{}", report::plan_text(&reports));
+            print!("{}", report::plan_text(reports));
         }
-        print!("{}", report::summary_table(&reports));
-        eprintln!("logs: {}", log.dir.display());
+        print!("{}", report::summary_table(reports));
+        eprintln!("logs: {}", session.log.dir.display());
     }
-    Ok(report::exit_status(&reports).max(ExitStatus::hosts(!kube_ok)))
 }
 
 /// Every selected host through the pipeline, wave by wave, with progress.

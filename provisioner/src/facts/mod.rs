@@ -46,6 +46,10 @@ pub struct HostFacts {
     pub docker: Option<DockerFacts>,
     pub kata_dir: bool,
     pub kata: Option<InstalledKata>,
+    /// The release `katafleet rollback` would return to (from the last upgrade's record).
+    pub previous_release: Option<InstalledKata>,
+    /// Where /opt/kata points (`kata-releases/<id>`), when it is a symlink.
+    pub kata_link: Option<String>,
     pub manifest: Manifest,
     /// What /opt/kata holds now, and which Kata tools are on PATH.
     pub kata_tree: KataTree,

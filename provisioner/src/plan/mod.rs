@@ -46,6 +46,8 @@ pub fn files_to_read(desired: &Desired) -> Vec<String> {
 pub enum Planner {
     Provision,
     Debug(debug::Request),
+    /// Back to the release and configs from before the last upgrade.
+    Rollback,
 }
 
 impl Planner {
@@ -61,8 +63,53 @@ impl Planner {
                 let current = facts.file(&debug::dropin_path(desired));
                 Ok(debug::plan(facts, desired, request, current)?)
             }
+            Planner::Rollback => rollback(facts),
         }
     }
+
+    /// How a run of this planner is verified, given the facts before it:
+    /// the planner and desired state whose fresh plan must then be empty.
+    /// A rollback is verified as a provision of the release it returns to.
+    pub fn verified_as(self, before: &HostFacts, desired: &Desired) -> (Planner, Desired) {
+        match (self, &before.previous_release) {
+            (Planner::Rollback, Some(previous)) => {
+                let mut old = desired.clone();
+                old.kata.version = previous.version;
+                old.kata.runtime = previous.runtime;
+                old.kata.sha256 = previous.sha256.parse::<Sha256>().ok();
+                (Planner::Provision, old)
+            }
+            _ => (self, desired.clone()),
+        }
+    }
+}
+
+/// `katafleet rollback`: one step, back to the release before the last upgrade.
+fn rollback(facts: &HostFacts) -> Result<Plan, PlanError> {
+    let previous = facts.previous_release.as_ref().ok_or_else(|| {
+        PlanError::Rollback(
+            "no upgrade of this host is recorded, so there is nothing to roll back".into(),
+        )
+    })?;
+    let mut plan = Plan {
+        manifest: facts.manifest.clone(),
+        ..Plan::default()
+    };
+    let from = facts.kata.as_ref().map_or_else(
+        || "the current release".to_string(),
+        |k| format!("Kata {}", k.version),
+    );
+    plan.push(Change {
+        action: Action::RollBack,
+        reason: format!(
+            "roll back from {from} to Kata {} ({:?} runtime): its release tree and every file as they were before the upgrade (restarts containerd, reloads Docker)",
+            previous.version, previous.runtime
+        )
+        .replace("Rust runtime", "rust runtime")
+        .replace("Go runtime", "go runtime"),
+        diff: None,
+    });
+    Ok(plan)
 }
 
 /// The drop-in body katafleet owns in containerd's conf.d.
@@ -152,6 +199,8 @@ pub enum Action {
     },
     /// Only the ownership record changes (written after every step anyway).
     RecordOwnership,
+    /// Undo the last upgrade's transaction (`katafleet rollback`).
+    RollBack,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -235,6 +284,8 @@ pub enum PlanError {
     Hypervisor(String),
     #[error(transparent)]
     Debug(#[from] debug::DebugError),
+    #[error("{0}")]
+    Rollback(String),
 }
 
 /// Options of a run that change what a plan may do.

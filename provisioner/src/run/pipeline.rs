@@ -93,6 +93,8 @@ impl Run {
             force: self.options.force || self.mode == Mode::Plan,
         };
         let plan = self.planner.plan(&facts, &host.desired, options)?;
+        // Fixed before anything changes: what a fresh plan is checked against.
+        let (check_planner, check_desired) = self.planner.verified_as(&facts, &host.desired);
         log.section(
             "plan",
             &serde_json::to_string_pretty(&plan).unwrap_or_default(),
@@ -154,8 +156,8 @@ impl Run {
                 .map_err(HostError::Facts),
         };
         let verified = after.and_then(|after| {
-            let again = self.planner.plan(&after, &host.desired, self.options);
-            verify::after_apply(&after, &host.desired, again)
+            let again = check_planner.plan(&after, &check_desired, self.options);
+            verify::after_apply(&after, &check_desired, again)
                 .map(|()| after)
                 .map_err(HostError::from)
         });

@@ -44,6 +44,20 @@ pub fn render(plan: &Plan, release: Option<&Fetched>, katafleet_version: &str) -
     s
 }
 
+/// The directory name of a release under /opt/kata-releases.
+pub fn release_id(
+    asset: &crate::release::Asset,
+    sha256: &crate::release::checksums::Sha256,
+) -> String {
+    let runtime = format!("{:?}", asset.runtime).to_lowercase();
+    let hex = sha256.hex();
+    format!(
+        "{}-{runtime}-{}",
+        asset.version,
+        hex.get(..12).unwrap_or(hex)
+    )
+}
+
 /// One change as shell: it reports its own result and exits on failure.
 fn step(
     s: &mut String,
@@ -75,7 +89,7 @@ fn step(
             );
             let _ = writeln!(
                 s,
-                "kf_install {id} {} {} {} {} {} {} {} || exit 1\nkf_report {id} changed {}",
+                "kf_install {id} {} {} {} {} {} {} {} {} || exit 1\nkf_report {id} changed {}",
                 release.size,
                 sha256,
                 q(&format!("{} -d", asset.compression().tool())),
@@ -83,6 +97,7 @@ fn step(
                 b64(&marker),
                 u8::from(*replaces_foreign),
                 release.contents.extracted_bytes,
+                q(&release_id(asset, sha256)),
                 q(&format!("installed {}", asset.file_name())),
             );
         }
@@ -139,6 +154,13 @@ fn step(
             health,
         } => {
             configure(s, id, *service, files, validation, health);
+        }
+        Action::RollBack => {
+            let _ = writeln!(
+                s,
+                "if ! kf_out=$(kf_rollback 2>&1); then kf_txn_revert >/dev/null 2>&1; kf_report {id} failed \"rolling back failed, so the state before it is back: $kf_out\"; exit 1; fi\n\
+                 kf_report {id} changed 'rolled back to the release and files from before the last upgrade'"
+            );
         }
         Action::RecordOwnership => {
             let _ = writeln!(

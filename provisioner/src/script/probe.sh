@@ -82,5 +82,11 @@ if [ -f /var/lib/katafleet/manifest.json ]; then
         if [ -f "$f" ]; then kf_kv "digest:$f" "$(sha256sum <"$f" | cut -d' ' -f1)"; else kf_kv "digest:$f" missing; fi
     done
 fi
+# The release `katafleet rollback` would return to, and what /opt/kata points at.
+kf_kv kata_link "$(readlink /opt/kata 2>/dev/null)"
+if [ -f /var/lib/katafleet/last-upgrade/tree ]; then
+    prev=$(sed -n 's/^link //p' /var/lib/katafleet/last-upgrade/tree)
+    [ -n "$prev" ] && kf_file previous-release "/opt/$prev/.katafleet-release"
+fi
 kf_file last-provision /var/lib/katafleet/last-provision
 echo "@@end-probe"

@@ -160,3 +160,90 @@ fn an_upgrade_swaps_the_release_and_keeps_the_wiring() {
         "no staging left behind"
     );
 }
+
+/// Digests of every file an upgrade touches, and which release /opt/kata is.
+fn upgrade_state(fleet: &common::Fleet) -> String {
+    fleet.sh_ok(
+        0,
+        "sha256sum /etc/containerd/config.toml /etc/modules-load.d/katafleet.conf /var/lib/katafleet/manifest.json \
+         /opt/kata/share/defaults/kata-containers/runtime-rs/config.d/50-katafleet.toml; \
+         readlink /opt/kata; grep version= /opt/kata/.katafleet-release",
+    )
+}
+
+#[test]
+fn rollback_after_an_upgrade_puts_every_file_and_the_release_back() {
+    let fleet = fleet_or_skip!(1);
+    // A user-edited config, so "byte-for-byte" covers the user's own bytes.
+    fleet.sh_ok(
+        0,
+        "printf '\\n# the operator was here\\n[debug]\\n  level = \"info\"\\n' >> /etc/containerd/config.toml && systemctl restart containerd",
+    );
+    let inv = fleet.inventory("", "");
+    let inv = inv.to_str().unwrap();
+    let out = fleet.katafleet(&["provision", inv, "--force"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let before = upgrade_state(&fleet);
+    assert!(before.contains("kata-releases/4.2.0-rust-"), "{before}");
+
+    // Nothing to roll back before any upgrade, and it says so.
+    let out = fleet.katafleet_look(&["rollback", inv, "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        json_hosts(&out)[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("no upgrade of this host is recorded"),
+        "{}",
+        stdout(&out)
+    );
+
+    let newer = common::build_fixture_version("rollback", "4.3.0", &[]);
+    let fixture = common::fixture();
+    let text = std::fs::read_to_string(inv)
+        .unwrap()
+        .replace("version = \"4.2.0\"", "version = \"4.3.0\"")
+        .replace(fixture.sha256.as_str(), &newer.sha256)
+        .replace(fixture.dir.to_str().unwrap(), newer.dir.to_str().unwrap());
+    std::fs::write(inv, text).unwrap();
+    let out = fleet.katafleet(&["provision", inv, "--force"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let upgraded = upgrade_state(&fleet);
+    assert!(upgraded.contains("version=4.3.0"), "{upgraded}");
+    // The release rollback returns to is kept beside the current one.
+    fleet.sh_ok(
+        0,
+        "ls -d /opt/kata-releases/4.2.0-rust-* /opt/kata-releases/4.3.0-rust-*",
+    );
+
+    let dry = fleet.katafleet_look(&["rollback", inv, "--dry-run"]);
+    assert!(
+        stdout(&dry).contains("roll back from Kata 4.3.0 to Kata 4.2.0"),
+        "{}",
+        stdout(&dry)
+    );
+    assert_eq!(
+        upgrade_state(&fleet),
+        upgraded,
+        "the dry run changed nothing"
+    );
+
+    let out = fleet.katafleet_look(&["rollback", inv, "--json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert_eq!(json_hosts(&out)[0]["status"], "changed", "{}", stdout(&out));
+    assert_eq!(
+        upgrade_state(&fleet),
+        before,
+        "every file, the record and the release are as before the upgrade"
+    );
+    fleet.sh_ok(
+        0,
+        "systemctl is-active containerd && test ! -e /var/lib/katafleet/txn",
+    );
+}

@@ -15,6 +15,7 @@ Commands:
   status     What is on each host now: Kata, hypervisors, handlers the daemons see, drift, last provision
   verify     Prove a container really runs in a VM on each host (check tool, a container per handler, its VMM; --bench)
   debug      Turn Kata debug logging on or off (a config drop-in; --containerd for containerd's too)
+  rollback   Put each host back to the Kata release and files it had before its last upgrade
   render     Print RuntimeClass manifests or write a Compose override
   help       Print this message or the help of the given subcommand(s)
 

@@ -193,15 +193,17 @@ fn docker(facts: &HostFacts, daemons: &Output) -> Option<Manager> {
     let names = listed
         .filter(|b| b.ok())
         .and_then(|b| daemons::docker_runtimes(&b.output));
-    let seen = |name: &str| match (&names, listed) {
+    let seen = |name: &str| {
+        match (&names, listed) {
         _ if !d.active => Seen::No("dockerd is not running".into()),
         (Some(names), _) if names.contains(name) => Seen::Yes("listed by docker info".into()),
-        (Some(_), _) => Seen::No("dockerd does not list it (docker info): restart docker".into()),
+        (Some(_), _) => Seen::No("dockerd does not list it (docker info): reload it with `systemctl reload docker` (a restart would stop every container)".into()),
         (None, Some(b)) => Seen::Unknown(format!(
             "docker info failed: {}",
             b.output.lines().next().unwrap_or_default()
         )),
         (None, None) => Seen::Unknown("no docker CLI to ask dockerd".into()),
+    }
     };
     let handlers = d
         .daemon_json

@@ -230,7 +230,9 @@ fn docker_runtimes_are_checked_against_docker_info() {
     let s = assess(&facts(&text), &Desired::sample(), &d);
     let docker = s.docker.as_ref().unwrap();
     assert_eq!(docker.version, "28.5.2");
-    assert!(matches!(&docker.handlers[0].seen, Seen::No(why) if why.contains("restart docker")));
+    assert!(
+        matches!(&docker.handlers[0].seen, Seen::No(why) if why.contains("systemctl reload docker"))
+    );
     assert!(s
         .problems
         .contains(&"Docker: runtime `kata-qemu` from the inventory is not configured (run katafleet provision)".to_string()));

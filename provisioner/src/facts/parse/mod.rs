@@ -119,6 +119,8 @@ fn facts(kv: &BTreeMap<String, String>, blocks: Blocks) -> Result<HostFacts, Par
         });
     }
     facts.kata = blocks.get("kata-marker").and_then(|t| marker(t));
+    facts.previous_release = blocks.get("previous-release").and_then(|t| marker(t));
+    facts.kata_link = get("kata_link").map(String::from);
     super::installed::fill(&mut facts, kv, &blocks);
     if let Some(json) = blocks.get("manifest") {
         facts.manifest =

@@ -58,6 +58,7 @@ else
     kf_warn "flock is missing here, so nothing stops two katafleet runs from changing this host at once"
 fi
 KF_TXN=/var/lib/katafleet/txn
+KF_RELEASES=/opt/kata-releases
 
 # Atomic write: temp file in the same directory, then rename. An existing
 # file keeps its owner and mode.
@@ -118,51 +119,70 @@ kf_revert() { kf_restore "$KF_RUN/keep" "$@"; }
 # verified the host (then committed) or found it wrong (then put back). A
 # transaction an interrupted run left is settled by this run's own.
 kf_txn_begin() {
-    rm -rf "$KF_TXN" /opt/.katafleet-previous
+    rm -rf "$KF_TXN"
     mkdir -p "$KF_TXN/keep" || { kf_report 0 failed "cannot create $KF_TXN"; exit 1; }
     kf_save "$KF_TXN/keep" /var/lib/katafleet/manifest.json
 }
 
-# Verified: the transaction and the previous release tree go.
+# Verified. A run that switched releases keeps its transaction as the
+# record `katafleet rollback` undoes; any other run's goes.
 kf_txn_commit() {
     [ -d "$KF_TXN" ] || return 0
-    while IFS= read -r kf_t; do
-        [ "$kf_t" = /opt/.katafleet-previous ] && rm -rf /opt/.katafleet-previous
-    done <"$KF_TXN/tree" 2>/dev/null
-    rm -rf "$KF_TXN"
+    if [ -f "$KF_TXN/tree" ]; then
+        rm -rf /var/lib/katafleet/last-upgrade && mv "$KF_TXN" /var/lib/katafleet/last-upgrade && kf_prune_releases
+    else
+        rm -rf "$KF_TXN"
+    fi
 }
 
 # Not verified: every file back byte-for-byte, then the release tree, the
 # record and the group memberships; then the daemons run with it all again.
-kf_txn_revert() {
-    [ -d "$KF_TXN" ] || { echo "no change of this run is left to put back"; return 1; }
-    if [ -f "$KF_TXN/paths" ]; then
+kf_txn_revert() { kf_undo "$KF_TXN"; }
+
+# Undoes the transaction recorded in $1 (this run's, or the last upgrade's
+# for `rollback`, which passes $2 = keep so the release it leaves stays):
+# every file back byte-for-byte, then the release, the record and the group
+# memberships; then the daemons run with it all again.
+kf_undo() {
+    [ -d "$1" ] || { echo "no change of this run is left to put back"; return 1; }
+    if [ -f "$1/paths" ]; then
         # shellcheck disable=SC2046 # one path per line, none with spaces
-        kf_restore "$KF_TXN/keep" $(cat "$KF_TXN/paths") || return 1
+        kf_restore "$1/keep" $(cat "$1/paths") || return 1
     fi
-    if [ -f "$KF_TXN/tree" ]; then
-        kf_prev=$(cat "$KF_TXN/tree")
-        rm -rf /opt/.katafleet-failed
-        if [ "$kf_prev" = none ]; then
-            mv /opt/kata /opt/.katafleet-failed || return 1
-        else
-            mv /opt/kata /opt/.katafleet-failed && mv "$kf_prev" /opt/kata || return 1
-        fi
-        rm -rf /opt/.katafleet-failed
-    fi
-    kf_restore "$KF_TXN/keep" /var/lib/katafleet/manifest.json || return 1
-    if [ -f "$KF_TXN/groups" ]; then
-        while read -r kf_u kf_g; do gpasswd -d "$kf_u" "$kf_g" >/dev/null 2>&1; done <"$KF_TXN/groups"
+    kf_switch_back "$1" "${2:-}" || return 1
+    kf_restore "$1/keep" /var/lib/katafleet/manifest.json || return 1
+    if [ -f "$1/groups" ]; then
+        while read -r kf_u kf_g; do gpasswd -d "$kf_u" "$kf_g" >/dev/null 2>&1; done <"$1/groups"
     fi
     kf_rc=0
-    if grep -qx containerd "$KF_TXN/services" 2>/dev/null && kf_running containerd; then
+    if grep -qx containerd "$1/services" 2>/dev/null && kf_running containerd; then
         kf_containerd_restart 0 || { echo "containerd did not come back with the old configuration"; kf_rc=1; }
     fi
-    if grep -qx docker "$KF_TXN/services" 2>/dev/null && kf_running docker; then
+    if grep -qx docker "$1/services" 2>/dev/null && kf_running docker; then
         kf_docker_back || kf_rc=1
     fi
-    rm -rf "$KF_TXN"
+    rm -rf "$1"
     return "$kf_rc"
+}
+
+# `katafleet rollback`: back to before the last upgrade, as this run's own
+# transaction (so a rollback that fails verification is undone in turn).
+kf_rollback() {
+    kf_from=/var/lib/katafleet/last-upgrade
+    [ -f "$kf_from/tree" ] || { echo "no upgrade of this host is recorded, so there is nothing to roll back"; return 1; }
+    if [ -f "$kf_from/paths" ]; then
+        while IFS= read -r kf_p; do kf_keep "$kf_p" || return 1; done <"$kf_from/paths"
+    fi
+    kf_was=$(sed -n '2p' "$kf_from/tree")
+    if [ -L /opt/kata ]; then
+        # Undoing the rollback switches back to the current release; none goes.
+        printf 'new \nlink %s\n' "$(readlink /opt/kata)" >"$KF_TXN/tree"
+    fi
+    cp "$kf_from/services" "$KF_TXN/services" 2>/dev/null
+    case $kf_was in
+        "link "*) kf_undo "$kf_from" keep ;;
+        *) echo "the last upgrade replaced a tree katafleet keeps no release of ($kf_was); rolling back is not possible here"; return 1 ;;
+    esac
 }
 
 # Whether $1 runs under systemd here; KF_NOTE says why not otherwise.
@@ -248,7 +268,7 @@ kf_docker_reload() {
 
 # Install a verified release: payload of $2 bytes on stdin must hash to $3.
 kf_install() {
-    kf_id=$1 kf_size=$2 kf_sha=$3 kf_decomp=$4 kf_shim=$5 kf_marker=$6 kf_foreign=$7 kf_extracted=$8
+    kf_id=$1 kf_size=$2 kf_sha=$3 kf_decomp=$4 kf_shim=$5 kf_marker=$6 kf_foreign=$7 kf_extracted=$8 kf_rel=$9
     mkdir -p /opt || { kf_report "$kf_id" failed "cannot create /opt"; return 1; }
     # Staging left by a run that was killed; no other run is here (the lock).
     rm -rf /opt/.katafleet-stage.*
@@ -278,18 +298,72 @@ kf_install() {
         rm -rf "$kf_stage"; kf_report "$kf_id" failed "the release has no executable $kf_shim; nothing was installed"; return 1
     fi
     printf '%s' "$kf_marker" | base64 -d >"$kf_stage/root/opt/kata/.katafleet-release"
-    # The previous tree waits until the run is verified (or put back).
-    kf_aside=/opt/.katafleet-previous
-    if [ "$kf_foreign" = 1 ] && [ ! -e /opt/kata.katafleet-orig ]; then kf_aside=/opt/kata.katafleet-orig; fi
-    if [ -d /opt/kata ]; then printf '%s\n' "$kf_aside" >"$KF_TXN/tree"; else echo none >"$KF_TXN/tree"; fi
-    if [ -d /opt/kata ] && ! mv /opt/kata "$kf_aside"; then
-        rm -rf "$kf_stage"; kf_report "$kf_id" failed "cannot move the old /opt/kata aside; nothing changed"; return 1
+    kf_release="$KF_RELEASES/$kf_rel"
+    if [ "$(readlink /opt/kata 2>/dev/null)" = "kata-releases/$kf_rel" ]; then
+        rm -rf "$kf_stage"; kf_report "$kf_id" failed "$kf_release is already the current release, yet its marker differs; remove it and run again"; return 1
     fi
-    if ! mv "$kf_stage/root/opt/kata" /opt/kata; then
-        [ -d "$kf_aside" ] && mv "$kf_aside" /opt/kata
-        rm -rf "$kf_stage"; kf_report "$kf_id" failed "cannot move the new release into /opt/kata; the old one is back"; return 1
+    rm -rf "$kf_release"
+    if ! mkdir -p "$KF_RELEASES" || ! mv "$kf_stage/root/opt/kata" "$kf_release"; then
+        rm -rf "$kf_stage" "$kf_release"; kf_report "$kf_id" failed "cannot move the new release into $KF_RELEASES; nothing changed"; return 1
     fi
     rm -rf "$kf_stage"
+    if ! kf_out=$(kf_switch "$kf_rel" "$kf_foreign" 2>&1); then
+        kf_switch_back "$KF_TXN" >/dev/null 2>&1
+        kf_report "$kf_id" failed "cannot switch /opt/kata to the new release, so the old one is back: $kf_out"; return 1
+    fi
+}
+
+# Releases live side by side in /opt/kata-releases, and /opt/kata is a
+# symlink to one of them, switched with one rename: there is no moment
+# without a usable /opt/kata, and a running shim's tree stays where it is.
+# kf_switch ID FOREIGN records in the transaction how to switch back.
+kf_switch() {
+    echo "new $1" >"$KF_TXN/tree"
+    if [ -L /opt/kata ]; then
+        echo "link $(readlink /opt/kata)" >>"$KF_TXN/tree"
+    elif [ -d /opt/kata ]; then
+        # A tree katafleet did not install is set aside once; one it did
+        # (before releases lived side by side) is kept beside them.
+        if [ "$2" = 1 ] && [ ! -e /opt/kata.katafleet-orig ]; then kf_old=/opt/kata.katafleet-orig; else kf_old="$KF_RELEASES/previous-dir"; rm -rf "$kf_old"; fi
+        mv /opt/kata "$kf_old" || return 1
+        echo "dir $kf_old" >>"$KF_TXN/tree"
+    else
+        echo none >>"$KF_TXN/tree"
+    fi
+    ln -sfn "kata-releases/$1" /opt/.kata.new && mv -T /opt/.kata.new /opt/kata
+}
+
+# Switches /opt/kata back as the tree record in $1 says; the release that
+# run brought goes (a running shim keeps its open files) unless $2 = keep.
+kf_switch_back() {
+    [ -f "$1/tree" ] || return 0
+    kf_new=$(sed -n 's/^new //p' "$1/tree")
+    kf_was=$(sed -n '2p' "$1/tree")
+    case $kf_was in
+        "link "*) ln -sfn "${kf_was#link }" /opt/.kata.new && mv -T /opt/.kata.new /opt/kata || return 1 ;;
+        "dir "*) rm -f /opt/kata && mv "${kf_was#dir }" /opt/kata || return 1 ;;
+        none) rm -f /opt/kata ;;
+    esac
+    if [ "${2:-}" != keep ] && [ -n "$kf_new" ] && [ "$kf_was" != "link kata-releases/$kf_new" ]; then rm -rf "${KF_RELEASES:?}/$kf_new"; fi
+}
+
+# Whether any process runs a program from the tree $1.
+kf_busy() {
+    for kf_e in /proc/[0-9]*/exe; do
+        case $(readlink "$kf_e" 2>/dev/null) in "$1"/*) return 0 ;; esac
+    done
+    return 1
+}
+
+# Releases other than the current one and the one `rollback` returns to go,
+# unless a process still runs from one.
+kf_prune_releases() {
+    kf_cur="/opt/$(readlink /opt/kata 2>/dev/null)"
+    kf_keep_too=$(sed -n 's/^link /\/opt\//p; s/^dir //p' /var/lib/katafleet/last-upgrade/tree 2>/dev/null)
+    for kf_d in "$KF_RELEASES"/*; do
+        [ -d "$kf_d" ] || continue
+        [ "$kf_d" = "$kf_cur" ] || [ "$kf_d" = "$kf_keep_too" ] || kf_busy "$kf_d" || rm -rf "$kf_d"
+    done
 }
 
 # What katafleet owns, recorded after every step that changed something:
@@ -304,7 +378,7 @@ kf_record() {
 kf_txn_begin
 
 kf_begin 1
-kf_install 1 123456789 ac7429e6c4f82be0c00132fb8df9433eb14a2fa03b1292bf30bffd04a4a0bffa 'zstd -d' '/opt/kata/runtime-rs/bin/containerd-shim-kata-v2' dmVyc2lvbj00LjIuMApydW50aW1lPXJ1c3QKc2hhMjU2PWFjNzQyOWU2YzRmODJiZTBjMDAxMzJmYjhkZjk0MzNlYjE0YTJmYTAzYjEyOTJiZjMwYmZmZDA0YTRhMGJmZmEKYXNzZXQ9a2F0YS1zdGF0aWMtNC4yLjAtYW1kNjQudGFyLnpzdAppbnN0YWxsZWQtYnk9a2F0YWZsZWV0IDAuMC4wLWdvbGRlbgo= 0 0 || exit 1
+kf_install 1 123456789 ac7429e6c4f82be0c00132fb8df9433eb14a2fa03b1292bf30bffd04a4a0bffa 'zstd -d' '/opt/kata/runtime-rs/bin/containerd-shim-kata-v2' dmVyc2lvbj00LjIuMApydW50aW1lPXJ1c3QKc2hhMjU2PWFjNzQyOWU2YzRmODJiZTBjMDAxMzJmYjhkZjk0MzNlYjE0YTJmYTAzYjEyOTJiZjMwYmZmZDA0YTRhMGJmZmEKYXNzZXQ9a2F0YS1zdGF0aWMtNC4yLjAtYW1kNjQudGFyLnpzdAppbnN0YWxsZWQtYnk9a2F0YWZsZWV0IDAuMC4wLWdvbGRlbgo= 0 0 '4.2.0-rust-ac7429e6c4f8' || exit 1
 kf_report 1 changed 'installed kata-static-4.2.0-amd64.tar.zst'
 kf_record 1 '/var/lib/katafleet/manifest.json' ewogICJmaWxlcyI6IHt9LAogICJjb250YWluZXJkX2hhbmRsZXJzIjogW10sCiAgImRvY2tlcl9ydW50aW1lcyI6IFtdCn0K
 
