@@ -272,27 +272,30 @@ kf_install() {
     mkdir -p /opt || { kf_report "$kf_id" failed "cannot create /opt"; return 1; }
     # Staging left by a run that was killed; no other run is here (the lock).
     rm -rf /opt/.katafleet-stage.*
-    # The asset and its extracted tree sit in staging at once, plus a margin;
-    # the previous tree is only renamed. Checked before a byte is written.
-    kf_need=$(( (kf_size + kf_extracted) / 1048576 + 64 ))
+    # The extracted tree sits in staging, plus a margin; the previous tree
+    # is only renamed. Checked before a byte is written.
+    kf_need=$(( kf_extracted / 1048576 + 64 ))
     kf_free=$(df -Pk /opt 2>/dev/null | awk 'NR == 2 { print int($4 / 1024) }')
     if [ -n "$kf_free" ] && [ "$kf_free" -lt "$kf_need" ]; then
         kf_report "$kf_id" failed "not enough space on the filesystem of /opt: ${kf_free} MiB free, ${kf_need} MiB needed; nothing was written"
         return 1
     fi
     kf_stage=$(mktemp -d /opt/.katafleet-stage.XXXXXX) || { kf_report "$kf_id" failed "cannot create a staging directory in /opt"; return 1; }
-    head -c "$kf_size" >"$kf_stage/asset"
-    kf_got=$(wc -c <"$kf_stage/asset")
-    if [ "$kf_got" -ne "$kf_size" ]; then
-        rm -rf "$kf_stage"; kf_report "$kf_id" failed "received $kf_got of $kf_size bytes of the release; nothing was installed"; return 1
+    if ! { mkdir "$kf_stage/root" && mkfifo "$kf_stage/hash"; }; then
+        rm -rf "$kf_stage"; kf_report "$kf_id" failed "cannot prepare $kf_stage"; return 1
     fi
-    kf_actual=$(sha256sum "$kf_stage/asset" | cut -d' ' -f1)
+    # One pass over the release: hashed while it streams into the extractor,
+    # into staging only; nothing leaves staging unless the hash matches.
+    sha256sum <"$kf_stage/hash" >"$kf_stage/sum" &
+    kf_hasher=$!
+    if ! kf_out=$(head -c "$kf_size" | tee "$kf_stage/hash" | tar --no-same-owner -x -f - -C "$kf_stage/root" --use-compress-program="$kf_decomp" 2>&1); then
+        kill "$kf_hasher" 2>/dev/null; wait "$kf_hasher" 2>/dev/null
+        rm -rf "$kf_stage"; kf_report "$kf_id" failed "extracting the release failed (a truncated stream or not a release archive): $kf_out; nothing was installed"; return 1
+    fi
+    wait "$kf_hasher"
+    kf_actual=$(cut -d' ' -f1 "$kf_stage/sum")
     if [ "$kf_actual" != "$kf_sha" ]; then
-        rm -rf "$kf_stage"; kf_report "$kf_id" failed "checksum mismatch: expected sha256 $kf_sha, got $kf_actual; nothing was extracted"; return 1
-    fi
-    mkdir "$kf_stage/root"
-    if ! kf_out=$(tar --no-same-owner -x -f "$kf_stage/asset" -C "$kf_stage/root" --use-compress-program="$kf_decomp" 2>&1); then
-        rm -rf "$kf_stage"; kf_report "$kf_id" failed "extracting the release failed: $kf_out"; return 1
+        rm -rf "$kf_stage"; kf_report "$kf_id" failed "checksum mismatch: expected sha256 $kf_sha, got $kf_actual (another file, or the transfer was cut off); nothing was installed"; return 1
     fi
     if [ ! -x "$kf_stage/root$kf_shim" ]; then
         rm -rf "$kf_stage"; kf_report "$kf_id" failed "the release has no executable $kf_shim; nothing was installed"; return 1
