@@ -5,6 +5,7 @@
 mod cli;
 mod golden;
 mod inventory_errors;
+mod layout;
 mod nixos_template;
 mod render;
 mod test;
