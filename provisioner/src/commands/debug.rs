@@ -12,12 +12,10 @@ use super::session;
 use crate::exit::ExitStatus;
 use crate::inventory::Host;
 use crate::plan::debug::{self as debugging, DebugDetail, Request};
-use crate::plan::{PlanOptions, Planner};
-use crate::release;
+use crate::plan::Planner;
 use crate::report::{self, cell};
 use crate::run::inspect::{HostResult, Verdict};
-use crate::run::pipeline::{HostReport, HostStatus, Mode};
-use crate::run::rollout::Rollout;
+use crate::run::pipeline::{HostReport, HostStatus};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Switch {
@@ -49,23 +47,10 @@ pub async fn run(opts: Opts) -> anyhow::Result<ExitStatus> {
         on: opts.switch == Switch::On,
         containerd: opts.containerd,
     };
-    let mode = if opts.dry_run {
-        Mode::Plan
-    } else {
-        Mode::Provision
-    };
     // The provision pipeline with the debug planner: a dry run, atomic
     // writes, and verification (a fresh plan must be empty) come with it.
-    // Readiness is provision's concern; a debug drop-in is fine anywhere.
-    let reports = super::provision::pipeline(
-        &session,
-        mode,
-        Planner::Debug(request),
-        PlanOptions { force: true },
-        release::fetch::default_cache_dir(),
-        Rollout::default(),
-    )
-    .await;
+    let (_, reports) =
+        super::provision::run_planner(&session, Planner::Debug(request), opts.dry_run).await;
     if opts.dry_run && !opts.hosts.json {
         print!("{}", report::plan_text(&reports));
     }

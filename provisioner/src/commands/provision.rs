@@ -56,6 +56,27 @@ pub(super) fn print_reports(session: &Session, reports: &[HostReport], json: boo
     }
 }
 
+/// A planner that installs nothing (debug, rollback) on every selected host
+/// at once, changing nothing with `dry_run`. Readiness is provision's
+/// concern, so it does not stop these.
+pub(super) async fn run_planner(
+    session: &Session,
+    planner: Planner,
+    dry_run: bool,
+) -> (Mode, Vec<HostReport>) {
+    let mode = if dry_run { Mode::Plan } else { Mode::Provision };
+    let reports = pipeline(
+        session,
+        mode,
+        planner,
+        PlanOptions { force: true },
+        release::fetch::default_cache_dir(),
+        crate::run::rollout::Rollout::default(),
+    )
+    .await;
+    (mode, reports)
+}
+
 /// Every selected host through the pipeline, wave by wave, with progress.
 pub(super) async fn pipeline(
     session: &Session,

@@ -7,11 +7,8 @@ use clap::Args;
 use super::args::HostArgs;
 use super::session;
 use crate::exit::ExitStatus;
-use crate::plan::{PlanOptions, Planner};
-use crate::release;
+use crate::plan::Planner;
 use crate::report;
-use crate::run::pipeline::Mode;
-use crate::run::rollout::Rollout;
 
 #[derive(Debug, Args)]
 pub struct Opts {
@@ -27,21 +24,8 @@ pub async fn run(opts: Opts) -> anyhow::Result<ExitStatus> {
         Ok(s) => s,
         Err(status) => return Ok(status),
     };
-    let mode = if opts.dry_run {
-        Mode::Plan
-    } else {
-        Mode::Provision
-    };
-    // Readiness was judged when the host was upgraded; going back is allowed.
-    let reports = super::provision::pipeline(
-        &session,
-        mode,
-        Planner::Rollback,
-        PlanOptions { force: true },
-        release::fetch::default_cache_dir(),
-        Rollout::default(),
-    )
-    .await;
+    let (mode, reports) =
+        super::provision::run_planner(&session, Planner::Rollback, opts.dry_run).await;
     super::provision::print_reports(&session, &reports, opts.hosts.json, mode);
     Ok(report::exit_status(&reports))
 }
