@@ -64,10 +64,10 @@ pub(super) fn install(
         }
     }
     let what = format!(
-        "Kata {} ({:?} runtime)",
-        asset.version, desired.kata.runtime
-    )
-    .to_lowercase();
+        "kata {} ({} runtime)",
+        asset.version,
+        desired.kata.runtime.name()
+    );
     match &facts.kata {
         Some(installed) if installed.version == asset.version && installed.runtime == asset.runtime && installed.sha256 == sha256.hex() => {
             plan.noop(what, format!("{} is installed from the pinned asset", asset.version));

@@ -102,11 +102,10 @@ fn rollback(facts: &HostFacts) -> Result<Plan, PlanError> {
     plan.push(Change {
         action: Action::RollBack,
         reason: format!(
-            "roll back from {from} to Kata {} ({:?} runtime): its release tree and every file as they were before the upgrade (restarts containerd, reloads Docker)",
-            previous.version, previous.runtime
-        )
-        .replace("Rust runtime", "rust runtime")
-        .replace("Go runtime", "go runtime"),
+            "roll back from {from} to Kata {} ({} runtime): its release tree and every file as they were before the upgrade (restarts containerd, reloads Docker)",
+            previous.version,
+            previous.runtime.name()
+        ),
         diff: None,
     });
     Ok(plan)

@@ -65,6 +65,23 @@ pub enum Runtime {
     Go,
 }
 
+impl Runtime {
+    /// The one spelling used in reports, markers and release names (serde
+    /// and the inventory's `runtime` use the same lowercase words).
+    pub fn name(self) -> &'static str {
+        match self {
+            Runtime::Rust => "rust",
+            Runtime::Go => "go",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        [Runtime::Rust, Runtime::Go]
+            .into_iter()
+            .find(|r| r.name() == name)
+    }
+}
+
 /// Which VMM runs the sandbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, ValueEnum, Serialize)]
 #[serde(rename_all = "lowercase")]

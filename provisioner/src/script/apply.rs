@@ -49,13 +49,9 @@ pub fn release_id(
     asset: &crate::release::Asset,
     sha256: &crate::release::checksums::Sha256,
 ) -> String {
-    let runtime = format!("{:?}", asset.runtime).to_lowercase();
     let hex = sha256.hex();
-    format!(
-        "{}-{runtime}-{}",
-        asset.version,
-        hex.get(..12).unwrap_or(hex)
-    )
+    let prefix = hex.get(..12).unwrap_or(hex);
+    format!("{}-{}-{prefix}", asset.version, asset.runtime.name())
 }
 
 /// One change as shell: it reports its own result and exits on failure.
@@ -83,7 +79,7 @@ fn step(
             let marker = format!(
                 "version={}\nruntime={}\nsha256={}\nasset={}\ninstalled-by=katafleet {katafleet_version}\n",
                 asset.version,
-                format!("{:?}", asset.runtime).to_lowercase(),
+                asset.runtime.name(),
                 sha256,
                 asset.file_name()
             );

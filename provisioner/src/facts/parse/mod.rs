@@ -224,11 +224,7 @@ fn marker(text: &str) -> Option<InstalledKata> {
     };
     Some(InstalledKata {
         version: field("version")?.trim().parse().ok()?,
-        runtime: match field("runtime")?.trim() {
-            "rust" => crate::release::Runtime::Rust,
-            "go" => crate::release::Runtime::Go,
-            _ => return None,
-        },
+        runtime: crate::release::Runtime::from_name(field("runtime")?.trim())?,
         sha256: field("sha256")?.trim().to_string(),
     })
 }
