@@ -96,7 +96,10 @@ pub(super) async fn pipeline(
         assets: Arc::new(AssetStore::new(cache_dir)),
         log: session.log.clone(),
         progress,
-        connector: Arc::new(crate::transport::Direct),
+        connector: Arc::new(crate::transport::Paced::new(
+            crate::transport::Direct,
+            session.inventory.handshakes,
+        )),
     });
     let reports = rolled_out(&run, &session.hosts, rollout).await;
     // Dropping the last sender lets the progress display finish.

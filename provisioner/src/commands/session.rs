@@ -57,7 +57,10 @@ impl Session {
             parallel: self.parallel,
             log: self.log.clone(),
             progress,
-            connector: Arc::new(crate::transport::Direct),
+            connector: Arc::new(crate::transport::Paced::new(
+                crate::transport::Direct,
+                self.inventory.handshakes,
+            )),
         };
         let reports = fanout.each(Arc::new(job), self.hosts.clone()).await;
         // The last sender goes with the fan-out; then the display can finish.

@@ -9,7 +9,7 @@ use toml::Spanned;
 
 use super::raw::{RawContainerd, RawDefaults, RawDocker, RawGroup, RawHost, RawKata};
 use super::validator::Validator;
-use super::{Address, Become, Connection, InstallMethod, KataSpec, KnownHostsPolicy};
+use super::{Address, Become, Connection, InstallMethod, KataSpec, KnownHostsPolicy, ReleaseFetch};
 use crate::inventory::diagnostic::Diagnostic;
 use crate::release::checksums::Sha256;
 use crate::release::{Hypervisor, Runtime, Version, DEFAULT_SOURCE};
@@ -29,6 +29,8 @@ pub(super) struct ConnectionLayer {
     become_: Option<Become>,
     connect_timeout: Option<Duration>,
     step_timeout: Option<Duration>,
+    proxy_jump: Option<String>,
+    ssh_config: Option<PathBuf>,
 }
 
 impl ConnectionLayer {
@@ -51,6 +53,11 @@ impl ConnectionLayer {
                 .step_timeout_secs
                 .as_ref()
                 .and_then(|t| v.timeout(t, "step_timeout_secs")),
+            proxy_jump: raw
+                .proxy_jump
+                .as_ref()
+                .and_then(|j| super::ssh::proxy_jump(v, j)),
+            ssh_config: raw.ssh_config.as_ref().map(|p| v.path(p.get_ref())),
         }
     }
 
@@ -59,6 +66,10 @@ impl ConnectionLayer {
             port: raw.port.as_ref().and_then(|p| port(v, p)),
             user: raw.user.as_ref().map(|u| u.get_ref().clone()),
             become_: raw.become_.as_ref().and_then(|b| v.enum_value(b, "become")),
+            proxy_jump: raw
+                .proxy_jump
+                .as_ref()
+                .and_then(|j| super::ssh::proxy_jump(v, j)),
             ..Self::default()
         }
     }
@@ -69,6 +80,10 @@ impl ConnectionLayer {
             user: raw.user.as_ref().map(|u| u.get_ref().clone()),
             identity_file: raw.identity_file.as_ref().map(|p| v.path(p.get_ref())),
             become_: raw.become_.as_ref().and_then(|b| v.enum_value(b, "become")),
+            proxy_jump: raw
+                .proxy_jump
+                .as_ref()
+                .and_then(|j| super::ssh::proxy_jump(v, j)),
             ..Self::default()
         }
     }
@@ -90,15 +105,19 @@ impl ConnectionLayer {
             become_: top.become_.or(self.become_),
             connect_timeout: top.connect_timeout.or(self.connect_timeout),
             step_timeout: top.step_timeout.or(self.step_timeout),
+            proxy_jump: top.proxy_jump.clone().or_else(|| self.proxy_jump.clone()),
+            ssh_config: top.ssh_config.clone().or_else(|| self.ssh_config.clone()),
         }
     }
 
     pub fn finish(self, address: Address) -> Connection {
         Connection {
             address,
-            port: self.port.unwrap_or(22),
+            port: self.port,
             user: self.user,
             identity_file: self.identity_file,
+            proxy_jump: self.proxy_jump,
+            ssh_config: self.ssh_config,
             known_hosts: self.known_hosts.unwrap_or(KnownHostsPolicy::Strict),
             known_hosts_file: self.known_hosts_file,
             become_: self.become_.unwrap_or(Become::None),
@@ -165,6 +184,7 @@ pub(super) struct KataLayer {
     shims: Option<Vec<Hypervisor>>,
     kvm_users: Option<Vec<String>>,
     method: Option<InstallMethod>,
+    fetch: Option<(ReleaseFetch, Range<usize>)>,
 }
 
 impl KataLayer {
@@ -206,6 +226,10 @@ impl KataLayer {
                 .as_ref()
                 .map(|list| list.iter().filter_map(|u| user_name(v, u)).collect()),
             method: raw.method.as_ref().and_then(|m| v.enum_value(m, "method")),
+            fetch: raw
+                .fetch
+                .as_ref()
+                .and_then(|f| v.enum_value(f, "fetch").map(|x| (x, f.span()))),
         }
     }
 
@@ -228,6 +252,7 @@ impl KataLayer {
             shims: top.shims.clone().or_else(|| self.shims.clone()),
             kvm_users: top.kvm_users.clone().or_else(|| self.kvm_users.clone()),
             method: top.method.or(self.method),
+            fetch: top.fetch.clone().or_else(|| self.fetch.clone()),
         }
     }
 
@@ -277,11 +302,29 @@ impl KataLayer {
             }
             return None;
         }
+        let source = self.source.unwrap_or_else(|| DEFAULT_SOURCE.to_string());
+        let fetch = match self.fetch {
+            Some((ReleaseFetch::Host, span)) if !is_url(&source) => {
+                v.diags.push(
+                    Diagnostic::new(
+                        format!(
+                            "fetch = \"host\" needs an http:// or https:// source, but host `{}` has `{source}`",
+                            host.get_ref()
+                        ),
+                        Some(span),
+                    )
+                    .with_help("a local file exists only on the controller: use fetch = \"controller\", or serve it over HTTP"),
+                );
+                return None;
+            }
+            Some((fetch, _)) => fetch,
+            None => ReleaseFetch::Controller,
+        };
         Some(KataSpec {
             version,
             runtime,
             hypervisor,
-            source: self.source.unwrap_or_else(|| DEFAULT_SOURCE.to_string()),
+            source,
             sha256: self.sha256,
             memory_mib: self.memory_mib.unwrap_or(DEFAULT_MEMORY_MIB),
             vcpus: self.vcpus.unwrap_or(1),
@@ -289,6 +332,7 @@ impl KataLayer {
             shims: self.shims.unwrap_or_else(|| vec![hypervisor]),
             kvm_users: self.kvm_users.unwrap_or_default(),
             method: self.method.unwrap_or(InstallMethod::Static),
+            fetch,
         })
     }
 }
@@ -313,10 +357,14 @@ fn user_name(v: &mut Validator, raw: &Spanned<String>) -> Option<String> {
     }
 }
 
+fn is_url(source: &str) -> bool {
+    source.starts_with("https://") || source.starts_with("http://")
+}
+
 /// A URL template stays as written; a local path becomes absolute.
 fn source(v: &mut Validator, raw: &Spanned<String>) -> Option<String> {
     let text = raw.get_ref();
-    if text.starts_with("https://") || text.starts_with("http://") {
+    if is_url(text) {
         return Some(text.clone());
     }
     if let Some(scheme_end) = text.find("://") {

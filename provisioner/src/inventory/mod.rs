@@ -5,6 +5,7 @@ pub mod diagnostic;
 mod layers;
 mod raw;
 mod select;
+mod ssh;
 mod validate;
 mod validator;
 mod verify;
@@ -26,6 +27,9 @@ pub use verify::VerifySettings;
 pub struct Inventory {
     pub path: PathBuf,
     pub parallel: usize,
+    /// SSH handshakes in flight at once (`[defaults] handshakes`): a bastion's
+    /// sshd drops connections beyond `MaxStartups` (10 by default).
+    pub handshakes: usize,
     pub hosts: Vec<Host>,
     pub kubernetes: KubernetesSettings,
     pub verify: VerifySettings,
@@ -58,9 +62,16 @@ pub enum Address {
 #[derive(Debug, Clone)]
 pub struct Connection {
     pub address: Address,
-    pub port: u16,
+    /// Only when the inventory sets one: otherwise the user's ssh config
+    /// (`Port`) decides, and ssh's default of 22 after it.
+    pub port: Option<u16>,
     pub user: Option<String>,
     pub identity_file: Option<PathBuf>,
+    /// `[user@]host[:port]` hops, in order, reached with ssh's ProxyJump.
+    pub proxy_jump: Option<String>,
+    /// An ssh client config file (`ssh -F`) used instead of ~/.ssh/config;
+    /// also what the jump hosts are reached with.
+    pub ssh_config: Option<PathBuf>,
     pub known_hosts: KnownHostsPolicy,
     pub known_hosts_file: Option<PathBuf>,
     pub become_: Become,
@@ -111,6 +122,20 @@ pub struct KataSpec {
     /// Users added to the `kvm` group.
     pub kvm_users: Vec<String>,
     pub method: InstallMethod,
+    /// Which side downloads the release.
+    pub fetch: ReleaseFetch,
+}
+
+/// Who downloads the release from `source`. Either way the controller
+/// inspects the archive (once per fleet, cached by digest) before any host
+/// extracts it, and the host checks the pinned sha256 while extracting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReleaseFetch {
+    /// The controller streams the release to each host over SSH.
+    Controller,
+    /// Each host downloads it with curl or wget; only scripts go over SSH.
+    Host,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
@@ -178,9 +203,11 @@ impl Connection {
     pub fn local_for_tests() -> Self {
         Connection {
             address: Address::Local,
-            port: 22,
+            port: None,
             user: None,
             identity_file: None,
+            proxy_jump: None,
+            ssh_config: None,
             known_hosts: KnownHostsPolicy::Strict,
             known_hosts_file: None,
             become_: Become::None,
@@ -207,6 +234,7 @@ impl Desired {
                 shims: vec![Hypervisor::Qemu],
                 kvm_users: Vec::new(),
                 method: InstallMethod::Static,
+                fetch: ReleaseFetch::Controller,
             },
             containerd: true,
             enable_cri: false,

@@ -20,6 +20,9 @@ pub struct RawDefaults {
     pub parallel: S<i64>,
     pub connect_timeout_secs: S<i64>,
     pub step_timeout_secs: S<i64>,
+    pub proxy_jump: S<String>,
+    pub ssh_config: S<String>,
+    pub handshakes: S<i64>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -35,6 +38,7 @@ pub struct RawKata {
     pub shims: Option<Vec<Spanned<String>>>,
     pub kvm_users: Option<Vec<Spanned<String>>>,
     pub method: S<String>,
+    pub fetch: S<String>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -66,6 +70,7 @@ pub struct RawVerify {
 pub struct RawGroup {
     pub user: S<String>,
     pub port: S<i64>,
+    pub proxy_jump: S<String>,
     #[serde(rename = "become")]
     pub become_: S<String>,
     pub kata: Option<RawKata>,
@@ -80,6 +85,7 @@ pub struct RawHost {
     pub port: S<i64>,
     pub user: S<String>,
     pub identity_file: S<String>,
+    pub proxy_jump: S<String>,
     #[serde(rename = "become")]
     pub become_: S<String>,
     #[serde(default)]

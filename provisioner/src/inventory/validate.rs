@@ -18,6 +18,9 @@ use super::{Address, Desired, Host, Inventory, KubernetesSettings};
 use crate::inventory::diagnostic::{did_you_mean, Diagnostic, SourceFile};
 
 const DEFAULT_PARALLEL: usize = 20;
+/// Below sshd's default `MaxStartups 10:30:100`, which starts dropping
+/// unauthenticated connections at 10: what a shared bastion sees.
+const DEFAULT_HANDSHAKES: usize = 8;
 
 pub(super) fn validate(file: &SourceFile) -> Result<Inventory, Vec<Diagnostic>> {
     let (root, syntax) = DeTable::parse_recoverable(&file.text);
@@ -65,6 +68,11 @@ impl Validator<'_> {
             .as_ref()
             .and_then(|p| self.in_range(p, "parallel", 1..10_001))
             .map_or(DEFAULT_PARALLEL, |p| p as usize);
+        let handshakes = defaults
+            .handshakes
+            .as_ref()
+            .and_then(|p| self.in_range(p, "handshakes", 1..1_001))
+            .map_or(DEFAULT_HANDSHAKES, |p| p as usize);
         let base_conn = ConnectionLayer::from_defaults(self, &defaults);
         let base_kata = KataLayer::from_raw(self, &kata);
         let groups = self.groups(get("groups"));
@@ -77,6 +85,7 @@ impl Validator<'_> {
         Inventory {
             path: PathBuf::new(),
             parallel,
+            handshakes,
             hosts,
             kubernetes: KubernetesSettings {
                 runtime_classes: kubernetes.runtime_classes.is_some_and(|b| *b.get_ref()),

@@ -4,6 +4,7 @@
 //! stdin, streaming stdout lines back.
 
 mod local;
+mod paced;
 pub mod replay;
 mod ssh;
 mod stream;
@@ -17,6 +18,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use crate::inventory::{Address, Become, Host};
 
 pub use local::LocalTransport;
+pub use paced::Paced;
 pub use ssh::SshTransport;
 
 /// What a finished script left behind.
@@ -66,8 +68,8 @@ pub trait Transport: Send + Sync {
     async fn close(self: Box<Self>);
 }
 
-/// How the fan-out gets a transport for a host: `Direct` in production,
-/// `replay::ReplayConnector` in tests.
+/// How the fan-out gets a transport for a host: `Direct` (paced by
+/// `Paced`) in production, `replay::ReplayConnector` in tests.
 #[async_trait]
 pub trait Connector: Send + Sync {
     async fn connect(&self, host: &Host) -> Result<Box<dyn Transport>, TransportError>;

@@ -22,8 +22,17 @@ impl SshTransport {
             });
         };
         let mut b = SessionBuilder::default();
-        b.port(conn.port)
-            .connect_timeout(conn.connect_timeout)
+        // The user's ssh config wins wherever the inventory says nothing.
+        if let Some(port) = conn.port {
+            b.port(port);
+        }
+        if let Some(file) = &conn.ssh_config {
+            b.config_file(file);
+        }
+        if let Some(hops) = &conn.proxy_jump {
+            b.jump_hosts(hops.split(','));
+        }
+        b.connect_timeout(conn.connect_timeout)
             .server_alive_interval(std::time::Duration::from_secs(15))
             .control_directory(std::env::temp_dir())
             .known_hosts_check(match conn.known_hosts {
@@ -44,7 +53,10 @@ impl SshTransport {
             .connect_mux(&destination)
             .await
             .map_err(|e| TransportError::Connect {
-                destination: format!("{destination}:{}", conn.port),
+                destination: match conn.port {
+                    Some(port) => format!("{destination}:{port}"),
+                    None => destination.clone(),
+                },
                 reason: error_chain(&e),
             })?;
         Ok(Self { session, settings })

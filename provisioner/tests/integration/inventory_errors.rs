@@ -130,7 +130,8 @@ fn the_shipped_example_inventories_are_valid() {
     assert_eq!(gpu.desired.kata.vcpus, 4);
     assert!(!gpu.desired.docker, "the edge group turns Docker off");
     assert_eq!(gpu.connection.user.as_deref(), Some("admin"));
-    assert_eq!(gpu.connection.port, 2222);
+    assert_eq!(gpu.connection.port, Some(2222));
+    assert_eq!(example.hosts[0].connection.port, None, "no port unless set");
     let local = katafleet::inventory::load(&root.join("inventory/localhost.toml")).unwrap();
     assert_eq!(
         local.hosts[0].connection.address,
