@@ -6,7 +6,7 @@ pub use crate::script::nixos::{rollback_script, switch_script};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 
 use crate::facts::{split_probe, HostFacts, ParseError};
-use crate::plan::{Action, Plan};
+use crate::plan::{Action, Delivery, Plan};
 use crate::release::fetch::Fetched;
 use crate::script::wire::{Decoder, Marker, WireError};
 use crate::transport::{Payload, ScriptOutput, Transport, TransportError};
@@ -32,6 +32,8 @@ pub struct ApplyOutcome {
     pub protocol_error: Option<WireError>,
     pub output: ScriptOutput,
     pub script: String,
+    /// Bytes of release sent after the script (0 when the host downloads it).
+    pub streamed: u64,
 }
 
 impl ApplyOutcome {
@@ -116,10 +118,16 @@ pub async fn apply_then_probe(
             script.insert_str(end, &format!("echo @@after-facts\n(\n{probe}\n)\n"));
         }
     }
-    let installs = plan
-        .changes
-        .iter()
-        .any(|c| matches!(c.action, Action::InstallKata { .. }));
+    // A host that downloads the release itself gets only the script.
+    let installs = plan.changes.iter().any(|c| {
+        matches!(
+            c.action,
+            Action::InstallKata {
+                delivery: Delivery::Streamed,
+                ..
+            }
+        )
+    });
     let payload = release.filter(|_| installs).map(|r| Payload {
         path: r.path.clone(),
         size: r.size,
@@ -161,9 +169,11 @@ pub async fn run_script(
         }
         (markers, steps, protocol_error)
     };
+    let streamed = payload.as_ref().map_or(0, |p| p.size);
     let (output, (markers, steps, protocol_error)) =
         tokio::join!(transport.run(&script, payload.as_ref(), Some(tx)), forward);
     Ok(ApplyOutcome {
+        streamed,
         steps,
         markers,
         protocol_error,

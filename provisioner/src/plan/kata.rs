@@ -1,9 +1,9 @@
 //! The Kata release itself and its configuration drop-in.
 
-use super::{Action, Change, Plan, PlanError};
+use super::{Action, Change, Delivery, Plan, PlanError};
 use crate::facts::HostFacts;
 use crate::facts::OsFamily;
-use crate::inventory::{Desired, InstallMethod};
+use crate::inventory::{Desired, InstallMethod, ReleaseFetch};
 use crate::plan::templates;
 use crate::release::{checksums, Asset, Layout};
 
@@ -63,6 +63,18 @@ pub(super) fn install(
             return Err(PlanError::MissingTool(tool.to_string()));
         }
     }
+    let delivery = match desired.kata.fetch {
+        ReleaseFetch::Controller => Delivery::Streamed,
+        ReleaseFetch::Host => {
+            if !facts.has_tool("curl") && !facts.has_tool("wget") {
+                return Err(PlanError::NoDownloader);
+            }
+            Delivery::Downloaded {
+                url: asset.expand(&desired.kata.source),
+            }
+        }
+    };
+    let route = delivery.describe();
     let what = format!(
         "kata {} ({} runtime)",
         asset.version,
@@ -74,16 +86,16 @@ pub(super) fn install(
             return Ok(false);
         }
         Some(installed) => plan.push(Change {
-            action: Action::InstallKata { asset: asset.clone(), sha256, replaces_foreign: false },
-            reason: format!("replace Kata {} with {}", installed.version, asset.file_name()),
+            action: Action::InstallKata { asset: asset.clone(), sha256, replaces_foreign: false, delivery },
+            reason: format!("replace Kata {} with {}, {route}", installed.version, asset.file_name()),
             diff: None,
         }),
         None => plan.push(Change {
-            action: Action::InstallKata { asset: asset.clone(), sha256, replaces_foreign: facts.kata_dir },
+            action: Action::InstallKata { asset: asset.clone(), sha256, replaces_foreign: facts.kata_dir, delivery },
             reason: if facts.kata_dir {
-                format!("install {} (the /opt/kata katafleet did not install is kept as /opt/kata.katafleet-orig)", asset.file_name())
+                format!("install {}, {route} (the /opt/kata katafleet did not install is kept as /opt/kata.katafleet-orig)", asset.file_name())
             } else {
-                format!("install {}", asset.file_name())
+                format!("install {}, {route}", asset.file_name())
             },
             diff: None,
         }),
@@ -124,4 +136,86 @@ pub(super) fn dropin(plan: &mut Plan, facts: &HostFacts, desired: &Desired, inst
 
 pub fn dropin_path(layout: &Layout) -> String {
     format!("{}/50-katafleet.toml", layout.config_dropin_dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::ReleaseFetch;
+    use crate::release::{Arch, Version};
+
+    fn host(tools: &[&str]) -> HostFacts {
+        HostFacts {
+            tools: tools.iter().map(|t| t.to_string()).collect(),
+            ..HostFacts::default()
+        }
+    }
+
+    fn planned(facts: &HostFacts, fetch: ReleaseFetch) -> Result<Change, PlanError> {
+        let mut desired = Desired::sample();
+        desired.kata.fetch = fetch;
+        desired.kata.source = "https://mirror.example/{version}/{asset}".into();
+        desired.kata.sha256 = Some("a".repeat(64).parse().unwrap());
+        let asset = Asset {
+            version: Version::new(4, 2, 0),
+            runtime: desired.kata.runtime,
+            arch: Arch::Amd64,
+        };
+        let mut plan = Plan::default();
+        install(&mut plan, facts, &desired, &asset)?;
+        Ok(plan.changes.remove(0))
+    }
+
+    const BASE: [&str; 5] = ["tar", "sha256sum", "head", "mktemp", "zstd"];
+
+    #[test]
+    fn the_plan_says_which_way_the_release_travels() {
+        let streamed = planned(&host(&BASE), ReleaseFetch::Controller).unwrap();
+        assert!(matches!(
+            streamed.action,
+            Action::InstallKata {
+                delivery: Delivery::Streamed,
+                ..
+            }
+        ));
+        assert!(
+            streamed.reason.ends_with("streamed from the controller"),
+            "{}",
+            streamed.reason
+        );
+
+        let mut tools = BASE.to_vec();
+        tools.push("wget");
+        let downloaded = planned(&host(&tools), ReleaseFetch::Host).unwrap();
+        let url = "https://mirror.example/4.2.0/kata-static-4.2.0-amd64.tar.zst";
+        assert_eq!(
+            downloaded.action,
+            Action::InstallKata {
+                asset: Asset {
+                    version: Version::new(4, 2, 0),
+                    runtime: crate::release::Runtime::Rust,
+                    arch: Arch::Amd64
+                },
+                sha256: "a".repeat(64).parse().unwrap(),
+                replaces_foreign: false,
+                delivery: Delivery::Downloaded { url: url.into() },
+            }
+        );
+        assert!(
+            downloaded
+                .reason
+                .contains(&format!("downloaded by the host from {url}")),
+            "{}",
+            downloaded.reason
+        );
+    }
+
+    #[test]
+    fn a_host_without_curl_or_wget_cannot_download_the_release_itself() {
+        let e = planned(&host(&BASE), ReleaseFetch::Host).unwrap_err();
+        assert!(matches!(e, PlanError::NoDownloader), "{e}");
+        assert!(e.to_string().contains("neither curl nor wget"), "{e}");
+        // The controller's way needs neither.
+        assert!(planned(&host(&BASE), ReleaseFetch::Controller).is_ok());
+    }
 }

@@ -163,6 +163,26 @@ pub struct FileWrite {
     pub backup: bool,
 }
 
+/// How the release reaches the host (`[kata] fetch`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "by", rename_all = "kebab-case")]
+pub enum Delivery {
+    /// Streamed by the controller over the host's SSH session.
+    Streamed,
+    /// Downloaded by the host itself from `url`.
+    Downloaded { url: String },
+}
+
+impl Delivery {
+    /// How the plan text says the release travels.
+    pub fn describe(&self) -> String {
+        match self {
+            Delivery::Streamed => "streamed from the controller".to_string(),
+            Delivery::Downloaded { url } => format!("downloaded by the host from {url}"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Action {
@@ -170,6 +190,7 @@ pub enum Action {
         asset: Asset,
         sha256: Sha256,
         replaces_foreign: bool,
+        delivery: Delivery,
     },
     WriteFile(FileWrite),
     /// Files for one service, validated together, then one restart
@@ -273,6 +294,8 @@ pub enum PlanError {
     NotReady(String),
     #[error("the host lacks `{0}`, which installing Kata needs")]
     MissingTool(String),
+    #[error("the host has neither curl nor wget, so it cannot download the release itself (fetch = \"host\"); install one, or use fetch = \"controller\"")]
+    NoDownloader,
     #[error("{0}")]
     Containerd(String),
     #[error("{0}")]

@@ -1,5 +1,6 @@
 //! Gets a release asset onto the controller exactly once, verifies its sha256
-//! and inspects it. Hosts never download anything themselves.
+//! and inspects it. With `fetch = "host"` hosts download it too, but only
+//! an archive the controller has inspected here, and they check its sha256.
 
 use std::fs::File;
 use std::io::{self, Write};

@@ -139,6 +139,13 @@ impl Run {
                 message,
             })?;
         log.section("apply script", &outcome.script);
+        log.section(
+            "apply payload",
+            &format!(
+                "{} bytes of release streamed after the script",
+                outcome.streamed
+            ),
+        );
         log.section("apply stdout", &outcome.output.stdout);
         log.section("apply stderr", &outcome.output.stderr);
         report.changed = outcome.changed();

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use super::{b64, quote as q, write_cmds};
 use crate::facts::manifest::MANIFEST_PATH;
-use crate::plan::{Action, Change, FileWrite, Health, Plan, Service, Validation};
+use crate::plan::{Action, Change, Delivery, FileWrite, Health, Plan, Service, Validation};
 use crate::release::fetch::Fetched;
 use crate::release::Layout;
 
@@ -67,6 +67,7 @@ fn step(
             asset,
             sha256,
             replaces_foreign,
+            delivery,
         } => {
             let Some(release) = release else {
                 let _ = writeln!(
@@ -85,7 +86,7 @@ fn step(
             );
             let _ = writeln!(
                 s,
-                "kf_install {id} {} {} {} {} {} {} {} {} || exit 1\nkf_report {id} changed {}",
+                "kf_install {id} {} {} {} {} {} {} {} {} {} || exit 1\nkf_report {id} changed {}",
                 release.size,
                 sha256,
                 q(&format!("{} -d", asset.compression().tool())),
@@ -94,6 +95,11 @@ fn step(
                 u8::from(*replaces_foreign),
                 release.contents.extracted_bytes,
                 q(&release_id(asset, sha256)),
+                // Empty: the release follows the script on stdin.
+                q(match delivery {
+                    Delivery::Streamed => "",
+                    Delivery::Downloaded { url } => url,
+                }),
                 q(&format!("installed {}", asset.file_name())),
             );
         }

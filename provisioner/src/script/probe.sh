@@ -29,7 +29,7 @@ done
 kf_kv modules "$mods"
 [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ] && kf_kv systemd "$(systemctl --version 2>/dev/null | head -n1)"
 tools=""
-for t in tar zstd xz sha256sum base64 head mktemp systemctl modprobe sudo getenforce nixos-rebuild; do
+for t in tar zstd xz sha256sum base64 head mktemp systemctl modprobe sudo getenforce nixos-rebuild curl wget; do
     have "$t" && tools="$tools $t"
 done
 kf_kv tools "$tools"

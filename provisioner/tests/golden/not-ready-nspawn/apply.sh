@@ -268,7 +268,7 @@ kf_docker_reload() {
 
 # Install a verified release: payload of $2 bytes on stdin must hash to $3.
 kf_install() {
-    kf_id=$1 kf_size=$2 kf_sha=$3 kf_decomp=$4 kf_shim=$5 kf_marker=$6 kf_foreign=$7 kf_extracted=$8 kf_rel=$9
+    kf_id=$1 kf_size=$2 kf_sha=$3 kf_decomp=$4 kf_shim=$5 kf_marker=$6 kf_foreign=$7 kf_extracted=$8 kf_rel=$9 kf_url=${10}
     mkdir -p /opt || { kf_report "$kf_id" failed "cannot create /opt"; return 1; }
     # Staging left by a run that was killed; no other run is here (the lock).
     rm -rf /opt/.katafleet-stage.*
@@ -288,13 +288,15 @@ kf_install() {
     # into staging only; nothing leaves staging unless the hash matches.
     sha256sum <"$kf_stage/hash" >"$kf_stage/sum" &
     kf_hasher=$!
-    if ! kf_out=$(head -c "$kf_size" | tee "$kf_stage/hash" | tar --no-same-owner -x -f - -C "$kf_stage/root" --use-compress-program="$kf_decomp" 2>&1); then
+    if ! kf_out=$(kf_release_bytes | tee "$kf_stage/hash" | tar --no-same-owner -x -f - -C "$kf_stage/root" --use-compress-program="$kf_decomp" 2>&1); then
         kill "$kf_hasher" 2>/dev/null; wait "$kf_hasher" 2>/dev/null
+        if kf_why=$(kf_download_failed); then rm -rf "$kf_stage"; kf_report "$kf_id" failed "$kf_why; nothing was installed"; return 1; fi
         rm -rf "$kf_stage"; kf_report "$kf_id" failed "extracting the release failed (a truncated stream or not a release archive): $kf_out; nothing was installed"; return 1
     fi
     wait "$kf_hasher"
     kf_actual=$(cut -d' ' -f1 "$kf_stage/sum")
     if [ "$kf_actual" != "$kf_sha" ]; then
+        if kf_why=$(kf_download_failed); then rm -rf "$kf_stage"; kf_report "$kf_id" failed "$kf_why; nothing was installed"; return 1; fi
         rm -rf "$kf_stage"; kf_report "$kf_id" failed "checksum mismatch: expected sha256 $kf_sha, got $kf_actual (another file, or the transfer was cut off); nothing was installed"; return 1
     fi
     if [ ! -x "$kf_stage/root$kf_shim" ]; then
@@ -314,6 +316,37 @@ kf_install() {
         kf_switch_back "$KF_TXN" >/dev/null 2>&1
         kf_report "$kf_id" failed "cannot switch /opt/kata to the new release, so the old one is back: $kf_out"; return 1
     fi
+}
+
+# The release's bytes for kf_install, never more than $kf_size of them: what
+# follows the script on stdin (streamed by the controller), or, with a URL
+# (fetch = "host"), downloaded by this host. Either way kf_install hashes
+# them while they are extracted into staging.
+kf_release_bytes() {
+    if [ -z "$kf_url" ]; then head -c "$kf_size"; return; fi
+    { kf_download "$kf_url" "$kf_size" 2>"$kf_stage/download.err"; echo $? >"$kf_stage/download.rc"; } | head -c "$kf_size"
+}
+
+# kf_download URL MAX_BYTES: the URL's body on stdout, with curl or wget
+# (GNU or busybox). 20 s to connect; a transfer that stalls for 60 s fails
+# (busybox wget has no timeouts: the step timeout bounds it).
+kf_download() {
+    if have curl; then
+        curl -fsSL --proto '=http,https' --connect-timeout 20 --speed-limit 1 --speed-time 60 --max-filesize "$2" "$1"
+    elif wget --version 2>/dev/null | grep -q 'GNU Wget'; then
+        wget -q -O - --tries=1 --connect-timeout=20 --read-timeout=60 "$1"
+    else
+        wget -q -O - "$1"
+    fi
+}
+
+# Why a host-side download failed, when it did (the bytes that arrived
+# were wrong or cut off because of it).
+kf_download_failed() {
+    [ -n "$kf_url" ] || return 1
+    kf_rc=$(cat "$kf_stage/download.rc" 2>/dev/null)
+    [ "$kf_rc" != 0 ] || return 1
+    echo "downloading $kf_url on this host failed (exit ${kf_rc:-unknown}): $(head -c 400 "$kf_stage/download.err" 2>/dev/null)"
 }
 
 # Releases live side by side in /opt/kata-releases, and /opt/kata is a
@@ -381,7 +414,7 @@ kf_record() {
 kf_txn_begin
 
 kf_begin 1
-kf_install 1 123456789 ac7429e6c4f82be0c00132fb8df9433eb14a2fa03b1292bf30bffd04a4a0bffa 'zstd -d' '/opt/kata/runtime-rs/bin/containerd-shim-kata-v2' dmVyc2lvbj00LjIuMApydW50aW1lPXJ1c3QKc2hhMjU2PWFjNzQyOWU2YzRmODJiZTBjMDAxMzJmYjhkZjk0MzNlYjE0YTJmYTAzYjEyOTJiZjMwYmZmZDA0YTRhMGJmZmEKYXNzZXQ9a2F0YS1zdGF0aWMtNC4yLjAtYW1kNjQudGFyLnpzdAppbnN0YWxsZWQtYnk9a2F0YWZsZWV0IDAuMC4wLWdvbGRlbgo= 0 0 '4.2.0-rust-ac7429e6c4f8' || exit 1
+kf_install 1 123456789 ac7429e6c4f82be0c00132fb8df9433eb14a2fa03b1292bf30bffd04a4a0bffa 'zstd -d' '/opt/kata/runtime-rs/bin/containerd-shim-kata-v2' dmVyc2lvbj00LjIuMApydW50aW1lPXJ1c3QKc2hhMjU2PWFjNzQyOWU2YzRmODJiZTBjMDAxMzJmYjhkZjk0MzNlYjE0YTJmYTAzYjEyOTJiZjMwYmZmZDA0YTRhMGJmZmEKYXNzZXQ9a2F0YS1zdGF0aWMtNC4yLjAtYW1kNjQudGFyLnpzdAppbnN0YWxsZWQtYnk9a2F0YWZsZWV0IDAuMC4wLWdvbGRlbgo= 0 0 '4.2.0-rust-ac7429e6c4f8' '' || exit 1
 kf_report 1 changed 'installed kata-static-4.2.0-amd64.tar.zst'
 kf_record 1 '/var/lib/katafleet/manifest.json' ewogICJmaWxlcyI6IHt9LAogICJjb250YWluZXJkX2hhbmRsZXJzIjogW10sCiAgImRvY2tlcl9ydW50aW1lcyI6IFtdCn0K
 

@@ -27,6 +27,14 @@ pub fn fresh_bookworm() -> Transcript {
     ready_vm(Transcript::fixture(BOOKWORM), " kvm kvm_intel")
 }
 
+/// `fresh_bookworm` with curl, so it can download the release itself
+/// (`[kata] fetch = "host"`).
+pub fn host_fetch_bookworm() -> Transcript {
+    let t = fresh_bookworm();
+    let tools = format!("{} curl", t.get("tools").unwrap_or_default());
+    t.set("tools", &tools)
+}
+
 /// The same host after `katafleet provision`: the real post-provision
 /// transcript, made ready like `fresh_bookworm`, and brought up to what
 /// today's katafleet writes: being a VM with VT-x it also needs kvm_intel

@@ -260,6 +260,21 @@ fn fresh_bookworm() {
 }
 
 #[test]
+fn host_fetch_plans_a_download_by_the_host() {
+    let g = golden("host-fetch-bookworm", cases::host_fetch_bookworm());
+    let plan = g.plan.expect("a plan");
+    let url = "https://mirror.example.internal/kata/4.2.0/kata-static-4.2.0-amd64.tar.zst";
+    let delivery = plan.changes.iter().find_map(|c| match &c.action {
+        Action::InstallKata { delivery, .. } => Some(delivery.clone()),
+        _ => None,
+    });
+    assert_eq!(
+        delivery,
+        Some(katafleet::plan::Delivery::Downloaded { url: url.into() })
+    );
+}
+
+#[test]
 fn provisioned_bookworm_plans_zero_changes() {
     let g = golden("provisioned-bookworm", cases::provisioned_bookworm());
     assert_eq!(g.error, None);
