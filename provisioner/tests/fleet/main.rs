@@ -12,5 +12,6 @@ mod provision;
 mod rollout;
 mod runtimes;
 mod safety;
+mod scale;
 mod status;
 mod verify;
