@@ -49,6 +49,8 @@ pub fn runtime_classes(hosts: &[Host]) -> String {
 pub enum KubeError {
     #[error("cannot run kubectl: {0}")]
     Spawn(std::io::Error),
+    #[error("not labelling: {0}")]
+    NotANode(String),
     #[error("`kubectl {args}` failed: {stderr}")]
     Failed { args: String, stderr: String },
 }
@@ -58,8 +60,13 @@ pub fn apply(kubeconfig: &Path, manifests: &str) -> Result<String, KubeError> {
     kubectl(kubeconfig, &["apply", "-f", "-"], Some(manifests))
 }
 
-/// Marks a node as able to run Kata pods.
+/// Marks a node as able to run Kata pods. The inventory only holds valid
+/// node names; this refuses anything else again, because a name such as
+/// `--all` would label every node in the cluster.
 pub fn label(kubeconfig: &Path, node: &str) -> Result<String, KubeError> {
+    if let Some(problem) = crate::inventory::values::node_name(node) {
+        return Err(KubeError::NotANode(problem));
+    }
     let label = format!("{NODE_LABEL}=true");
     kubectl(
         kubeconfig,
@@ -131,6 +138,15 @@ mod tests {
             kata.contains("katacontainers.io/kata-runtime: \"true\""),
             "{kata}"
         );
+    }
+
+    /// Regression: `node_name = "--all"` labelled every node in the cluster.
+    #[test]
+    fn labelling_refuses_what_is_not_a_node_name_before_running_kubectl() {
+        for node in ["--all", "-l", "a b", "$(id)"] {
+            let e = label(Path::new("/nonexistent/kubeconfig"), node).unwrap_err();
+            assert!(matches!(e, KubeError::NotANode(_)), "{node}: {e}");
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@ use toml::Spanned;
 
 use super::raw::{RawContainerd, RawDefaults, RawDocker, RawGroup, RawHost, RawKata};
 use super::validator::Validator;
+use super::values;
 use super::{Address, Become, Connection, InstallMethod, KataSpec, KnownHostsPolicy, ReleaseFetch};
 use crate::inventory::diagnostic::Diagnostic;
 use crate::release::checksums::Sha256;
@@ -37,13 +38,23 @@ impl ConnectionLayer {
     pub fn from_defaults(v: &mut Validator, raw: &RawDefaults) -> Self {
         Self {
             port: raw.port.as_ref().and_then(|p| port(v, p)),
-            user: raw.user.as_ref().map(|u| u.get_ref().clone()),
-            identity_file: raw.identity_file.as_ref().map(|p| v.path(p.get_ref())),
+            user: raw
+                .user
+                .as_ref()
+                .and_then(|u| v.checked(u, values::login_user)),
+            identity_file: raw
+                .identity_file
+                .as_ref()
+                .and_then(|p| v.checked_path(p, "identity_file")),
             known_hosts: raw
                 .known_hosts
                 .as_ref()
                 .and_then(|k| v.enum_value(k, "known_hosts")),
-            known_hosts_file: raw.known_hosts_file.as_ref().map(|p| v.path(p.get_ref())),
+            known_hosts_file: raw
+                .known_hosts_file
+                .as_ref()
+                .and_then(|p| v.checked(p, values::known_hosts_file))
+                .map(|p| v.path(&p)),
             become_: raw.become_.as_ref().and_then(|b| v.enum_value(b, "become")),
             connect_timeout: raw
                 .connect_timeout_secs
@@ -57,14 +68,20 @@ impl ConnectionLayer {
                 .proxy_jump
                 .as_ref()
                 .and_then(|j| super::ssh::proxy_jump(v, j)),
-            ssh_config: raw.ssh_config.as_ref().map(|p| v.path(p.get_ref())),
+            ssh_config: raw
+                .ssh_config
+                .as_ref()
+                .and_then(|p| v.checked_path(p, "ssh_config")),
         }
     }
 
     pub fn from_group(v: &mut Validator, raw: &RawGroup) -> Self {
         Self {
             port: raw.port.as_ref().and_then(|p| port(v, p)),
-            user: raw.user.as_ref().map(|u| u.get_ref().clone()),
+            user: raw
+                .user
+                .as_ref()
+                .and_then(|u| v.checked(u, values::login_user)),
             become_: raw.become_.as_ref().and_then(|b| v.enum_value(b, "become")),
             proxy_jump: raw
                 .proxy_jump
@@ -77,8 +94,14 @@ impl ConnectionLayer {
     pub fn from_host(v: &mut Validator, raw: &RawHost) -> Self {
         Self {
             port: raw.port.as_ref().and_then(|p| port(v, p)),
-            user: raw.user.as_ref().map(|u| u.get_ref().clone()),
-            identity_file: raw.identity_file.as_ref().map(|p| v.path(p.get_ref())),
+            user: raw
+                .user
+                .as_ref()
+                .and_then(|u| v.checked(u, values::login_user)),
+            identity_file: raw
+                .identity_file
+                .as_ref()
+                .and_then(|p| v.checked_path(p, "identity_file")),
             become_: raw.become_.as_ref().and_then(|b| v.enum_value(b, "become")),
             proxy_jump: raw
                 .proxy_jump
@@ -221,10 +244,11 @@ impl KataLayer {
                     .filter_map(|s| v.enum_value(s, "shim"))
                     .collect()
             }),
-            kvm_users: raw
-                .kvm_users
-                .as_ref()
-                .map(|list| list.iter().filter_map(|u| user_name(v, u)).collect()),
+            kvm_users: raw.kvm_users.as_ref().map(|list| {
+                list.iter()
+                    .filter_map(|u| v.checked(u, values::unix_user))
+                    .collect()
+            }),
             method: raw.method.as_ref().and_then(|m| v.enum_value(m, "method")),
             fetch: raw
                 .fetch
@@ -337,26 +361,6 @@ impl KataLayer {
     }
 }
 
-/// A POSIX user name; anything else could smuggle shell or Nix syntax.
-fn user_name(v: &mut Validator, raw: &Spanned<String>) -> Option<String> {
-    let name = raw.get_ref();
-    let mut chars = name.chars();
-    let ok = chars
-        .next()
-        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
-        && name.len() <= 32;
-    if ok {
-        Some(name.clone())
-    } else {
-        v.error(
-            format!("`{name}` is not a valid user name (lowercase letters, digits, `_`, `-`)"),
-            raw.span(),
-        );
-        None
-    }
-}
-
 fn is_url(source: &str) -> bool {
     source.starts_with("https://") || source.starts_with("http://")
 }
@@ -365,6 +369,18 @@ fn is_url(source: &str) -> bool {
 fn source(v: &mut Validator, raw: &Spanned<String>) -> Option<String> {
     let text = raw.get_ref();
     if is_url(text) {
+        // With fetch = "host" the URL goes into host scripts (quoted); a
+        // blank or control character has no place in a URL either way.
+        if text.contains(|c: char| c.is_whitespace() || c.is_control()) {
+            v.error(
+                format!(
+                    "source `{}` holds a blank or control character",
+                    text.escape_debug()
+                ),
+                raw.span(),
+            );
+            return None;
+        }
         return Some(text.clone());
     }
     if let Some(scheme_end) = text.find("://") {
@@ -380,5 +396,9 @@ fn source(v: &mut Validator, raw: &Spanned<String>) -> Option<String> {
         }
     }
     let path = text.strip_prefix("file://").unwrap_or(text);
+    if let Some(problem) = values::path("source", path) {
+        v.error(problem, raw.span());
+        return None;
+    }
     Some(v.path(path).to_string_lossy().into_owned())
 }

@@ -8,6 +8,7 @@ mod select;
 mod ssh;
 mod validate;
 mod validator;
+pub mod values;
 mod verify;
 
 use std::path::{Path, PathBuf};

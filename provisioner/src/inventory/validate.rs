@@ -14,6 +14,7 @@ use super::raw::{
     Section,
 };
 use super::validator::Validator;
+use super::values;
 use super::{Address, Desired, Host, Inventory, KubernetesSettings};
 use crate::inventory::diagnostic::{did_you_mean, Diagnostic, SourceFile};
 
@@ -81,18 +82,21 @@ impl Validator<'_> {
             kata: base_kata,
             services: ServiceLayer::from_raw(Some(&containerd), Some(&docker)),
         };
-        let hosts = self.hosts(get("hosts"), &groups, &base);
+        let kubeconfig = kubernetes
+            .kubeconfig
+            .as_ref()
+            .and_then(|k| self.checked_path(k, "kubeconfig"));
+        let runtime_classes = kubernetes.runtime_classes.is_some_and(|b| *b.get_ref());
+        let labels_nodes = runtime_classes && kubeconfig.is_some();
+        let hosts = self.hosts(get("hosts"), &groups, &base, labels_nodes);
         Inventory {
             path: PathBuf::new(),
             parallel,
             handshakes,
             hosts,
             kubernetes: KubernetesSettings {
-                runtime_classes: kubernetes.runtime_classes.is_some_and(|b| *b.get_ref()),
-                kubeconfig: kubernetes
-                    .kubeconfig
-                    .as_ref()
-                    .map(|k| self.path(k.get_ref())),
+                runtime_classes,
+                kubeconfig,
             },
             verify,
         }
@@ -127,6 +131,7 @@ impl Validator<'_> {
         value: Option<&Spanned<DeValue>>,
         groups: &BTreeMap<String, Layers>,
         base: &Layers,
+        kubectl: bool,
     ) -> Vec<Host> {
         let Some(value) = value else {
             self.diags.push(Diagnostic::new(
@@ -148,15 +153,8 @@ impl Validator<'_> {
                 self.error("this [[hosts]] entry has no `name`", item.span());
                 continue;
             };
-            if !valid_host_name(name.get_ref()) {
-                self.error(
-                    format!(
-                        "host name `{}` may only use letters, digits, `.`, `_` and `-`",
-                        name.get_ref()
-                    ),
-                    name.span(),
-                );
-            }
+            // A bad name is reported and the rest of the entry still checked.
+            let name_ok = self.checked(&name, values::host_name).is_some();
             if let Some(first) = seen.get(name.get_ref()) {
                 let (line, _) = self.file.line_col(first.start);
                 self.diags.push(
@@ -194,19 +192,20 @@ impl Validator<'_> {
             } = layers.over(&own);
             let (containerd, enable_cri, docker) = services.finish();
 
-            let address = match raw.address.as_ref().map(|a| a.get_ref().as_str()) {
-                Some("local") => Address::Local,
-                Some(a) => Address::Remote(a.to_string()),
-                None => Address::Remote(name.get_ref().clone()),
+            let address = match &raw.address {
+                Some(a) if a.get_ref() == "local" => Some(Address::Local),
+                Some(a) => self.checked(a, values::address).map(Address::Remote),
+                None => Some(Address::Remote(name.get_ref().clone())),
             };
-            let Some(spec) = kata.finish(self, &name, &mut reported_versions) else {
+            let node_name = self.node_name(&raw, &name, kubectl && name_ok);
+            let spec = kata.finish(self, &name, &mut reported_versions);
+            let (true, Some(address), Some(node_name), Some(spec)) =
+                (name_ok, address, node_name, spec)
+            else {
                 continue;
             };
             hosts.push(Host {
-                node_name: raw
-                    .node_name
-                    .as_ref()
-                    .map_or_else(|| name.get_ref().clone(), |n| n.get_ref().clone()),
+                node_name,
                 name: name.get_ref().clone(),
                 groups: raw.groups.iter().map(|g| g.get_ref().clone()).collect(),
                 connection: conn.finish(address),
@@ -219,6 +218,31 @@ impl Validator<'_> {
             });
         }
         hosts
+    }
+
+    /// The Kubernetes node name: `node_name`, else the host's name. A
+    /// written one must be a node name; the host's name must be one only when
+    /// katafleet will pass it to kubectl.
+    fn node_name(
+        &mut self,
+        raw: &RawHost,
+        name: &Spanned<String>,
+        kubectl: bool,
+    ) -> Option<String> {
+        if let Some(n) = &raw.node_name {
+            return self.checked(n, values::node_name);
+        }
+        if let (true, Some(problem)) = (kubectl, values::node_name(name.get_ref())) {
+            self.diags.push(
+                Diagnostic::new(
+                    format!("{problem}; with [kubernetes] runtime_classes and a kubeconfig, katafleet labels this host's node"),
+                    Some(name.span()),
+                )
+                .with_help("set `node_name` to the host's Kubernetes node name"),
+            );
+            return None;
+        }
+        Some(name.get_ref().clone())
     }
 
     fn layers(
@@ -268,11 +292,4 @@ impl Layers {
             services: self.services.over(&top.services),
         }
     }
-}
-
-fn valid_host_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
 }

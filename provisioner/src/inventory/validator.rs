@@ -12,6 +12,7 @@ use toml::Spanned;
 
 use super::diagnostic::{did_you_mean, Diagnostic, SourceFile};
 use super::raw::Section;
+use super::values;
 use crate::release::checksums;
 
 pub(super) struct Validator<'f> {
@@ -120,6 +121,28 @@ impl Validator<'_> {
                 None
             }
         }
+    }
+
+    /// The value when `check` finds nothing wrong with it; else the problem
+    /// is reported at the value.
+    pub fn checked(
+        &mut self,
+        value: &Spanned<String>,
+        check: impl Fn(&str) -> Option<String>,
+    ) -> Option<String> {
+        match check(value.get_ref()) {
+            None => Some(value.get_ref().clone()),
+            Some(problem) => {
+                self.error(problem, value.span());
+                None
+            }
+        }
+    }
+
+    /// A controller path: relative to the inventory, `~/` is home.
+    pub fn checked_path(&mut self, value: &Spanned<String>, key: &str) -> Option<PathBuf> {
+        self.checked(value, |p| values::path(key, p))
+            .map(|p| self.path(&p))
     }
 
     pub fn in_range(&mut self, value: &Spanned<i64>, key: &str, range: Range<i64>) -> Option<i64> {

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use super::raw::RawVerify;
 use super::validator::Validator;
+use super::values;
 
 /// Needs `sh`, `uname`, `cat` and `sleep`; busybox has them all.
 pub const DEFAULT_IMAGE: &str = "docker.io/library/busybox:latest";
@@ -36,19 +37,17 @@ impl Default for VerifySettings {
 impl Validator<'_> {
     pub(super) fn verify(&mut self, raw: &RawVerify) -> VerifySettings {
         let mut s = VerifySettings::default();
-        if let Some(image) = &raw.image {
-            let text = image.get_ref().trim();
-            if text.is_empty() || text.contains(char::is_whitespace) || text.contains('\'') {
-                self.error(
-                    format!("`{}` is not an image reference", image.get_ref()),
-                    image.span(),
-                );
-            } else {
-                s.image = text.to_string();
-            }
+        if let Some(image) = raw
+            .image
+            .as_ref()
+            .and_then(|i| self.checked(i, values::image))
+        {
+            s.image = image;
         }
         if let Some(archive) = &raw.image_archive {
-            let path = self.path(archive.get_ref());
+            let Some(path) = self.checked_path(archive, "image_archive") else {
+                return s;
+            };
             if path.is_file() {
                 s.image_archive = Some(path);
             } else {
