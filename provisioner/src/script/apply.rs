@@ -88,7 +88,7 @@ fn step(
                 s,
                 "kf_install {id} {} {} {} {} {} {} {} {} {} || exit 1\nkf_report {id} changed {}",
                 release.size,
-                sha256,
+                q(sha256.hex()),
                 q(&format!("{} -d", asset.compression().tool())),
                 q(&layout.shim),
                 b64(&marker),
@@ -114,9 +114,11 @@ fn step(
         }
         Action::LoadModules { modules } => {
             let list = modules.join(" ");
+            let words: Vec<String> = modules.iter().map(|m| q(m)).collect();
+            let words = words.join(" ");
             let _ = writeln!(
                 s,
-                "kf_failed=''\nfor m in {list}; do modprobe \"$m\" 2>/dev/null || kf_failed=\"$kf_failed $m\"; done\n\
+                "kf_failed=''\nfor m in {words}; do modprobe \"$m\" 2>/dev/null || kf_failed=\"$kf_failed $m\"; done\n\
                  if [ -n \"$kf_failed\" ]; then kf_report {id} failed \"modprobe failed for:$kf_failed\"; exit 1; fi\n\
                  kf_report {id} changed {}",
                 q(&format!("loaded {list}"))
@@ -140,10 +142,11 @@ fn step(
                 s,
                 "if ! id -u {u} >/dev/null 2>&1; then kf_report {id} failed {}; exit 1; fi\n\
                  getent group {g} >/dev/null || groupadd -r {g}\n\
-                 if ! kf_out=$(usermod -aG {g} {u} 2>&1); then kf_report {id} failed \"cannot add {user} to {group}: $kf_out\"; exit 1; fi\n\
+                 if ! kf_out=$(usermod -aG {g} {u} 2>&1); then kf_report {id} failed {}\"$kf_out\"; exit 1; fi\n\
                  printf '%s %s\\n' {u} {g} >>\"$KF_TXN/groups\"\n\
                  kf_report {id} changed {}",
                 q(&format!("there is no user {user} on this host")),
+                q(&format!("cannot add {user} to {group}: ")),
                 q(&format!("added {user} to {group}")),
                 u = q(user),
                 g = q(group),

@@ -65,6 +65,9 @@ pub fn with_prelude(body: &str) -> String {
 }
 
 #[cfg(test)]
+mod hostile;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -191,6 +191,7 @@ fi
 "#,
         image = q(image),
         name = q(&name),
+        key = q(&key),
     )
 }
 

@@ -414,7 +414,7 @@ kf_record() {
 kf_txn_begin
 
 kf_begin 1
-kf_install 1 123456789 ac7429e6c4f82be0c00132fb8df9433eb14a2fa03b1292bf30bffd04a4a0bffa 'zstd -d' '/opt/kata/runtime-rs/bin/containerd-shim-kata-v2' dmVyc2lvbj00LjIuMApydW50aW1lPXJ1c3QKc2hhMjU2PWFjNzQyOWU2YzRmODJiZTBjMDAxMzJmYjhkZjk0MzNlYjE0YTJmYTAzYjEyOTJiZjMwYmZmZDA0YTRhMGJmZmEKYXNzZXQ9a2F0YS1zdGF0aWMtNC4yLjAtYW1kNjQudGFyLnpzdAppbnN0YWxsZWQtYnk9a2F0YWZsZWV0IDAuMC4wLWdvbGRlbgo= 0 0 '4.2.0-rust-ac7429e6c4f8' '' || exit 1
+kf_install 1 123456789 'ac7429e6c4f82be0c00132fb8df9433eb14a2fa03b1292bf30bffd04a4a0bffa' 'zstd -d' '/opt/kata/runtime-rs/bin/containerd-shim-kata-v2' dmVyc2lvbj00LjIuMApydW50aW1lPXJ1c3QKc2hhMjU2PWFjNzQyOWU2YzRmODJiZTBjMDAxMzJmYjhkZjk0MzNlYjE0YTJmYTAzYjEyOTJiZjMwYmZmZDA0YTRhMGJmZmEKYXNzZXQ9a2F0YS1zdGF0aWMtNC4yLjAtYW1kNjQudGFyLnpzdAppbnN0YWxsZWQtYnk9a2F0YWZsZWV0IDAuMC4wLWdvbGRlbgo= 0 0 '4.2.0-rust-ac7429e6c4f8' '' || exit 1
 kf_report 1 changed 'installed kata-static-4.2.0-amd64.tar.zst'
 kf_record 1 '/var/lib/katafleet/manifest.json' ewogICJmaWxlcyI6IHt9LAogICJjb250YWluZXJkX2hhbmRsZXJzIjogW10sCiAgImRvY2tlcl9ydW50aW1lcyI6IFtdCn0K
 
@@ -434,7 +434,7 @@ kf_record 3 '/var/lib/katafleet/manifest.json' ewogICJmaWxlcyI6IHsKICAgICIvZXRjL
 
 kf_begin 4
 kf_failed=''
-for m in vhost vhost_net vhost_vsock; do modprobe "$m" 2>/dev/null || kf_failed="$kf_failed $m"; done
+for m in 'vhost' 'vhost_net' 'vhost_vsock'; do modprobe "$m" 2>/dev/null || kf_failed="$kf_failed $m"; done
 if [ -n "$kf_failed" ]; then kf_report 4 failed "modprobe failed for:$kf_failed"; exit 1; fi
 kf_report 4 changed 'loaded vhost vhost_net vhost_vsock'
 kf_record 4 '/var/lib/katafleet/manifest.json' ewogICJmaWxlcyI6IHsKICAgICIvZXRjL21vZHVsZXMtbG9hZC5kL2thdGFmbGVldC5jb25mIjogewogICAgICAic2hhMjU2IjogImRkNzEwOTViNTQ4MDM0NGEyMjRlZTdmNGRjNjcxMDdkMTg3NGQwZGJiYzRiNTIwYTkyYjIwYjhiMzNlNmE1YzAiLAogICAgICAiY3JlYXRlZCI6IHRydWUKICAgIH0sCiAgICAiL29wdC9rYXRhL3NoYXJlL2RlZmF1bHRzL2thdGEtY29udGFpbmVycy9ydW50aW1lLXJzL2NvbmZpZy5kLzUwLWthdGFmbGVldC50b21sIjogewogICAgICAic2hhMjU2IjogIjFjY2QzNDIzNTM2ZTRhYzFlYWFmZmJlZDFlMDFjNjA3MmJlZDEzNDQzMDFkNjE0NWRhN2Q3NWY5NGI2NDFmNzciLAogICAgICAiY3JlYXRlZCI6IHRydWUKICAgIH0KICB9LAogICJjb250YWluZXJkX2hhbmRsZXJzIjogW10sCiAgImRvY2tlcl9ydW50aW1lcyI6IFtdCn0K

@@ -414,7 +414,7 @@ kf_record() {
 kf_txn_begin
 
 kf_begin 1
-kf_install 1 123456789 ac7429e6c4f82be0c00132fb8df9433eb14a2fa03b1292bf30bffd04a4a0bffa 'zstd -d' '/opt/kata/runtime-rs/bin/containerd-shim-kata-v2' dmVyc2lvbj00LjIuMApydW50aW1lPXJ1c3QKc2hhMjU2PWFjNzQyOWU2YzRmODJiZTBjMDAxMzJmYjhkZjk0MzNlYjE0YTJmYTAzYjEyOTJiZjMwYmZmZDA0YTRhMGJmZmEKYXNzZXQ9a2F0YS1zdGF0aWMtNC4yLjAtYW1kNjQudGFyLnpzdAppbnN0YWxsZWQtYnk9a2F0YWZsZWV0IDAuMC4wLWdvbGRlbgo= 0 0 '4.2.0-rust-ac7429e6c4f8' '' || exit 1
+kf_install 1 123456789 'ac7429e6c4f82be0c00132fb8df9433eb14a2fa03b1292bf30bffd04a4a0bffa' 'zstd -d' '/opt/kata/runtime-rs/bin/containerd-shim-kata-v2' dmVyc2lvbj00LjIuMApydW50aW1lPXJ1c3QKc2hhMjU2PWFjNzQyOWU2YzRmODJiZTBjMDAxMzJmYjhkZjk0MzNlYjE0YTJmYTAzYjEyOTJiZjMwYmZmZDA0YTRhMGJmZmEKYXNzZXQ9a2F0YS1zdGF0aWMtNC4yLjAtYW1kNjQudGFyLnpzdAppbnN0YWxsZWQtYnk9a2F0YWZsZWV0IDAuMC4wLWdvbGRlbgo= 0 0 '4.2.0-rust-ac7429e6c4f8' '' || exit 1
 kf_report 1 changed 'installed kata-static-4.2.0-amd64.tar.zst'
 kf_record 1 '/var/lib/katafleet/manifest.json' ewogICJmaWxlcyI6IHt9LAogICJjb250YWluZXJkX2hhbmRsZXJzIjogW10sCiAgImRvY2tlcl9ydW50aW1lcyI6IFtdCn0K
 
