@@ -5,6 +5,7 @@
 mod cli;
 mod golden;
 mod inventory_errors;
+mod inventory_fuzz;
 mod inventory_hostile;
 mod layout;
 mod nixos_template;
