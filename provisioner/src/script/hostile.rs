@@ -124,13 +124,13 @@ fn assert_inert(what: &str, body: &str, rc: &BTreeMap<&str, i32>) {
 fn apply_body(plan: &Plan) -> String {
     // A stand-in release, so that an install step renders in full.
     let release = plan.changes.iter().find_map(|c| match &c.action {
-        Action::InstallKata { asset, sha256, .. } => Some(Fetched {
-            asset: asset.clone(),
-            path: "/nonexistent/release".into(),
-            sha256: sha256.clone(),
-            size: 1,
-            contents: Default::default(),
-        }),
+        Action::InstallKata { asset, sha256, .. } => Some(Fetched::stand_in(
+            asset.clone(),
+            "/nonexistent/release".into(),
+            sha256.clone(),
+            1,
+            Default::default(),
+        )),
         _ => None,
     });
     let script = super::apply::render(plan, release.as_ref(), "0.0.0");

@@ -175,13 +175,13 @@ fn plan_text(name: &str, os: &str, plan: &Plan) -> String {
 /// A stand-in for the verified release when the plan installs one.
 fn release(plan: &Plan) -> Option<Fetched> {
     plan.changes.iter().find_map(|c| match &c.action {
-        Action::InstallKata { asset, sha256, .. } => Some(Fetched {
-            asset: asset.clone(),
-            path: PathBuf::from(RELEASE_PATH).join(asset.file_name()),
-            sha256: sha256.clone(),
-            size: RELEASE_SIZE,
-            contents: ArchiveContents::default(),
-        }),
+        Action::InstallKata { asset, sha256, .. } => Some(Fetched::stand_in(
+            asset.clone(),
+            PathBuf::from(RELEASE_PATH).join(asset.file_name()),
+            sha256.clone(),
+            RELEASE_SIZE,
+            ArchiveContents::default(),
+        )),
         _ => None,
     })
 }
