@@ -24,6 +24,7 @@ pub mod report;
 pub mod transport;
 pub mod release;
 pub mod kubernetes;
+pub mod redact;
 
 pub mod cli;
 pub mod exit;

@@ -52,7 +52,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<ExitStatus> {
     let (_, reports) =
         super::provision::run_planner(&session, Planner::Debug(request), opts.dry_run).await;
     if opts.dry_run && !opts.hosts.json {
-        print!("{}", report::plan_text(&reports));
+        print!("{}", crate::redact::text(&report::plan_text(&reports)));
     }
     let hosts: Vec<Host> = session.hosts.clone();
     let results: Vec<HostResult<DebugDetail>> = reports

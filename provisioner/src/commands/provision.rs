@@ -11,7 +11,7 @@ use crate::plan::{PlanOptions, Planner};
 use crate::release::cache::AssetStore;
 use crate::run::pipeline::{HostReport, HostStatus, Mode, Run};
 use crate::run::progress;
-use crate::{kubernetes, release, report};
+use crate::{kubernetes, redact, release, report};
 
 pub async fn run(args: RunArgs, mode: Mode) -> anyhow::Result<ExitStatus> {
     let session = match session::open(&args.hosts)? {
@@ -45,13 +45,15 @@ pub async fn run(args: RunArgs, mode: Mode) -> anyhow::Result<ExitStatus> {
 
 /// The results on stdout: the plans (dry run) and the table, or `--json`.
 pub(super) fn print_reports(session: &Session, reports: &[HostReport], json: bool, mode: Mode) {
+    // Diffs and file contents are masked where they are made; this catches
+    // secrets in anything else a host said (errors quoting a config line).
     if json {
-        println!("{}", report::provision_json(reports));
+        println!("{}", redact::text(&report::provision_json(reports)));
     } else {
         if mode == Mode::Plan {
-            print!("{}", report::plan_text(reports));
+            print!("{}", redact::text(&report::plan_text(reports)));
         }
-        print!("{}", report::summary_table(reports));
+        print!("{}", redact::text(&report::summary_table(reports)));
         eprintln!("logs: {}", session.log.dir.display());
     }
 }

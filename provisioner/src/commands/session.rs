@@ -79,9 +79,9 @@ pub fn report<D: serde::Serialize>(
     render: impl Fn(&[crate::run::inspect::HostResult<D>]) -> String,
 ) -> ExitStatus {
     if json {
-        println!("{}", crate::report::json(results));
+        println!("{}", crate::redact::text(&crate::report::json(results)));
     } else {
-        print!("{}", render(results));
+        print!("{}", crate::redact::text(&render(results)));
         eprintln!("logs: {}", session.log.dir.display());
     }
     crate::run::inspect::exit_status(results)

@@ -157,6 +157,8 @@ pub struct Health {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FileWrite {
     pub path: String,
+    /// Shown (plan JSON, logs) with secrets masked; written as it is.
+    #[serde(serialize_with = "crate::redact::serialize")]
     pub content: String,
     pub mode: u32,
     /// Save the user's original once before the first edit.

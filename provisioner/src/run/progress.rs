@@ -53,12 +53,12 @@ async fn bars(mut rx: UnboundedReceiver<Event>, hosts: &[String]) {
         match event {
             Event::Stage { host, what } => {
                 if let Some(b) = bars.get(&host) {
-                    b.set_message(what);
+                    b.set_message(crate::redact::text(&what));
                 }
             }
             Event::Done { host, outcome } => {
                 if let Some(b) = bars.get(&host) {
-                    b.finish_with_message(outcome);
+                    b.finish_with_message(crate::redact::text(&outcome));
                 }
             }
         }
@@ -69,8 +69,10 @@ async fn bars(mut rx: UnboundedReceiver<Event>, hosts: &[String]) {
 async fn lines(mut rx: UnboundedReceiver<Event>) {
     while let Some(event) = rx.recv().await {
         match event {
-            Event::Stage { host, what } => eprintln!("{host}: {what}"),
-            Event::Done { host, outcome } => eprintln!("{host}: done ({outcome})"),
+            Event::Stage { host, what } => eprintln!("{host}: {}", crate::redact::text(&what)),
+            Event::Done { host, outcome } => {
+                eprintln!("{host}: done ({})", crate::redact::text(&outcome))
+            }
         }
     }
 }

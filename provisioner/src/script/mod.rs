@@ -59,6 +59,64 @@ pub(crate) fn write_cmds(w: &FileWrite) -> String {
     )
 }
 
+/// `script` with the base64 payload of every `kf_put 'PATH' MODE BASE64`
+/// replaced by a note of its size: what the run's log keeps of a script
+/// (the plan in the same log shows each file's content, masked).
+pub fn elide_payloads(script: &str) -> String {
+    const PUT: &str = "kf_put ";
+    if !script.contains(PUT) {
+        return script.to_string();
+    }
+    let mut out = String::with_capacity(script.len());
+    let mut rest = script;
+    while let Some(at) = rest.find(PUT) {
+        let (head, tail) = rest.split_at(at + PUT.len());
+        out.push_str(head);
+        rest = tail;
+        let Some(path_len) = quoted_len(rest) else {
+            continue;
+        };
+        let Some(mode_len) = rest[path_len..]
+            .strip_prefix(' ')
+            .map(|m| m.find(|c: char| !c.is_ascii_digit()).unwrap_or(m.len()))
+            .filter(|n| *n > 0)
+        else {
+            continue;
+        };
+        let payload_at = path_len + 1 + mode_len;
+        let Some(payload) = rest[payload_at..].strip_prefix(' ') else {
+            continue;
+        };
+        let len = payload
+            .find(|c: char| !(c.is_ascii_alphanumeric() || "+/=".contains(c)))
+            .unwrap_or(payload.len());
+        if len == 0 {
+            continue;
+        }
+        out.push_str(&rest[..payload_at + 1]);
+        out.push_str(&format!("<payload of about {} bytes elided>", len / 4 * 3));
+        rest = &payload[len..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The length of a word as [`quote`] writes it at the start of `s`.
+fn quoted_len(s: &str) -> Option<usize> {
+    if !s.starts_with('\'') {
+        return None;
+    }
+    let mut i = 1;
+    loop {
+        let close = i + s[i..].find('\'')?;
+        if s[close..].starts_with("'\\''") {
+            i = close + 4;
+        } else {
+            return Some(close + 1);
+        }
+    }
+}
+
 /// A script: the prelude, then `body`.
 pub fn with_prelude(body: &str) -> String {
     format!("{PRELUDE}\n{body}")
@@ -70,6 +128,26 @@ mod hostile;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn file_payloads_are_elided_and_the_rest_kept() {
+        let w = FileWrite {
+            path: "/etc/it's".into(),
+            content: "password = \"x\"\n".into(),
+            mode: 0o644,
+            backup: true,
+        };
+        let script = format!(
+            "{}; then exit 1; fi\nkf_put /unquoted 644 abc\n",
+            write_cmds(&w)
+        );
+        let out = elide_payloads(&script);
+        assert!(!out.contains(&b64(&w.content)), "{out}");
+        assert_eq!(
+            out,
+            "kf_backup_once '/etc/it'\\''s' && kf_put '/etc/it'\\''s' 644 <payload of about 15 bytes elided>; then exit 1; fi\nkf_put /unquoted 644 abc\n"
+        );
+    }
 
     #[test]
     fn quoting_survives_single_quotes_and_shell_syntax() {

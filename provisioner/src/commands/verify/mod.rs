@@ -196,7 +196,7 @@ impl Verify {
                 let _ = writeln!(text, "===== {name} (exit {}) =====\n{}", b.exit, b.output);
             }
         }
-        std::fs::write(&path, text).ok()?;
+        crate::run::log::write_private(&path, &text).ok()?;
         Some(path.display().to_string())
     }
 }

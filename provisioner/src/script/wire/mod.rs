@@ -252,6 +252,61 @@ pub fn parse(text: &str) -> Result<Vec<Marker>, WireError> {
     Ok(out)
 }
 
+/// `text` (a script's output) with the content of every `@@file` and
+/// `@@block` decoded, passed through `f` and encoded again (76 characters a
+/// line, as base64(1) writes them); everything else as it is. The run's log
+/// uses it to mask secrets inside what scripts send base64-encoded.
+pub fn map_contents(text: &str, f: impl Fn(&str) -> String) -> String {
+    if !text.contains("@@file ") && !text.contains("@@block ") {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut block: Option<String> = None;
+    for line in text.split_inclusive('\n') {
+        let bare = line.trim_end_matches(['\n', '\r']);
+        match block.take() {
+            Some(b64) if bare == "@@end" => {
+                out.push_str(&reencoded(&b64, &f));
+                out.push_str(line);
+            }
+            Some(mut b64) => {
+                b64.push_str(line);
+                block = Some(b64);
+            }
+            None => {
+                out.push_str(line);
+                if bare.starts_with("@@file ") || bare.starts_with("@@block ") {
+                    block = Some(String::new());
+                }
+            }
+        }
+    }
+    if let Some(rest) = block {
+        out.push_str(&reencoded(&rest, &f));
+    }
+    out
+}
+
+fn reencoded(b64: &str, f: &impl Fn(&str) -> String) -> String {
+    let engine = base64::engine::general_purpose::STANDARD;
+    let compact: String = b64.chars().filter(|c| !c.is_whitespace()).collect();
+    let Ok(bytes) = engine.decode(compact.as_bytes()) else {
+        return b64.to_string();
+    };
+    let plain = String::from_utf8_lossy(&bytes);
+    let mapped = f(&plain);
+    if mapped == plain {
+        return b64.to_string();
+    }
+    let encoded = engine.encode(mapped.as_bytes());
+    let mut out = String::with_capacity(encoded.len() + encoded.len() / 76 + 1);
+    for chunk in encoded.as_bytes().chunks(76) {
+        out.push_str(&String::from_utf8_lossy(chunk));
+        out.push('\n');
+    }
+    out
+}
+
 /// One command's exit status and output (stdout and stderr together).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Captured {

@@ -112,3 +112,27 @@ fn bench_and_after_facts() {
         ]
     );
 }
+
+#[test]
+fn contents_are_mapped_and_encoded_again() {
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let text = format!(
+        "@@kv a b\n@@file f\n{}\n@@end\n@@block b 0\n{}\n@@end\nstray\n",
+        b64("secret\n"),
+        b64("out")
+    );
+    assert_eq!(map_contents(&text, |s| s.to_string()), text);
+    let mapped = map_contents(&text, |s| s.replace("secret", "******"));
+    let out = Output::parse(&mapped).unwrap();
+    assert_eq!(out.block("b").unwrap().output, "out");
+    let file = parse(&mapped)
+        .unwrap()
+        .into_iter()
+        .find_map(|m| match m {
+            Marker::File { content, .. } => Some(content),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(file, "******\n");
+    assert!(mapped.ends_with("@@end\nstray\n"), "{mapped}");
+}
