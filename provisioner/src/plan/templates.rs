@@ -119,10 +119,14 @@ pub fn runtime_class(name: &str, hypervisor: crate::release::Hypervisor) -> Stri
     render("runtimeclass.yaml", &c)
 }
 
-pub fn compose_override(services: &[String], runtime: &str) -> String {
+/// The override for `services` of the Compose file `compose`, to be used
+/// as `docker compose -f COMPOSE -f FILE up`.
+pub fn compose_override(services: &[String], runtime: &str, compose: &str, file: &str) -> String {
     let mut c = Context::new();
     c.insert("services", services);
     c.insert("runtime", runtime);
+    c.insert("compose", compose);
+    c.insert("file", file);
     render("compose-override.yaml", &c)
 }
 

@@ -10,6 +10,8 @@ use clap::Subcommand;
 use crate::plan::templates;
 use crate::{inventory, kubernetes};
 
+mod compose;
+
 #[derive(Debug, Subcommand)]
 pub enum RenderCommand {
     /// Print RuntimeClass manifests for every handler the inventory wires.
@@ -19,16 +21,21 @@ pub enum RenderCommand {
         #[arg(long, value_name = "PATTERN")]
         limit: Option<String>,
     },
-    /// Write a Docker Compose override file that runs services under Kata.
+    /// Print a Docker Compose override that runs services of a Compose file under Kata.
     ComposeOverride {
-        /// The override file to write (e.g. docker-compose.kata.yml).
-        file: PathBuf,
+        /// Your Compose file (e.g. docker-compose.yml): read to check the
+        /// services exist, never written.
+        compose_file: PathBuf,
         /// A service to run in a Kata VM; repeat for more.
         #[arg(long = "service", value_name = "NAME", required = true)]
         services: Vec<String>,
         /// The Docker runtime name (default `kata`; `kata-clh` etc. pick a hypervisor).
         #[arg(long, default_value = "kata")]
         runtime: String,
+        /// Write the override to FILE instead of stdout; FILE must be new or
+        /// one katafleet wrote (it starts with katafleet's header comment).
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
     },
 }
 
@@ -53,21 +60,51 @@ pub fn run(command: RenderCommand) -> anyhow::Result<ExitStatus> {
             Ok(ExitStatus::Ok)
         }
         RenderCommand::ComposeOverride {
-            file,
+            compose_file,
             services,
             runtime,
-        } => {
-            for name in services.iter().chain([&runtime]) {
-                if !valid_compose_name(name) {
-                    eprintln!("error: `{name}` is not a valid Compose service or runtime name ([a-zA-Z0-9._-])");
-                    return Ok(ExitStatus::Usage);
-                }
-            }
-            write_atomically(&file, &templates::compose_override(&services, &runtime))?;
-            eprintln!("wrote {}", file.display());
-            Ok(ExitStatus::Ok)
+            output,
+        } => compose_override(&compose_file, &services, &runtime, output.as_deref()),
+    }
+}
+
+fn compose_override(
+    compose_file: &Path,
+    services: &[String],
+    runtime: &str,
+    output: Option<&Path>,
+) -> anyhow::Result<ExitStatus> {
+    for name in services.iter().map(String::as_str).chain([runtime]) {
+        if !valid_compose_name(name) {
+            eprintln!(
+                "error: `{name}` is not a valid Compose service or runtime name ([a-zA-Z0-9._-])"
+            );
+            return Ok(ExitStatus::Usage);
         }
     }
+    let checked = compose::services(compose_file)
+        .and_then(|known| compose::check_services(compose_file, &known, services))
+        .and_then(|()| output.map_or(Ok(()), |o| compose::check_output(o, compose_file)));
+    if let Err(e) = checked {
+        eprintln!("error: {e}");
+        return Ok(ExitStatus::Usage);
+    }
+    let shown = |p: &Path| p.display().to_string().escape_debug().to_string();
+    let text = templates::compose_override(
+        services,
+        runtime,
+        &shown(compose_file),
+        &output.map_or("THIS_FILE".to_string(), shown),
+    );
+    debug_assert!(text.starts_with(compose::HEADER));
+    match output {
+        None => print!("{text}"),
+        Some(file) => {
+            write_atomically(file, &text)?;
+            eprintln!("wrote {}", file.display());
+        }
+    }
+    Ok(ExitStatus::Ok)
 }
 
 fn valid_compose_name(name: &str) -> bool {
