@@ -8,6 +8,7 @@ mod common;
 
 mod check;
 mod debug;
+mod hostile;
 mod provision;
 mod rollout;
 mod runtimes;
