@@ -4,6 +4,7 @@
 pub mod diagnostic;
 mod layers;
 mod raw;
+mod rollout;
 mod select;
 mod ssh;
 mod validate;
@@ -21,6 +22,7 @@ use crate::inventory::diagnostic::SourceFile;
 use crate::release::checksums::Sha256;
 use crate::release::{Hypervisor, Runtime, Version};
 
+pub use rollout::{BatchSize, Pause, RolloutSettings};
 pub use select::select;
 pub use verify::VerifySettings;
 
@@ -34,13 +36,21 @@ pub struct Inventory {
     pub hosts: Vec<Host>,
     pub kubernetes: KubernetesSettings,
     pub verify: VerifySettings,
+    /// How `upgrade` goes through the hosts.
+    pub rollout: RolloutSettings,
 }
 
-#[derive(Debug, Clone, Default)]
+/// How long `kubectl drain` may take before the host's upgrade fails.
+pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(300);
+
+#[derive(Debug, Clone)]
 pub struct KubernetesSettings {
     pub runtime_classes: bool,
-    /// With a kubeconfig, provision applies RuntimeClasses and labels nodes.
+    /// With a kubeconfig, provision applies RuntimeClasses and labels nodes,
+    /// and upgrade drains each node first.
     pub kubeconfig: Option<PathBuf>,
+    /// `kubectl drain --timeout` during an upgrade.
+    pub drain_timeout: Duration,
 }
 
 #[derive(Debug, Clone)]

@@ -56,6 +56,7 @@ pub struct RawDocker {
 pub struct RawKubernetes {
     pub runtime_classes: S<bool>,
     pub kubeconfig: S<String>,
+    pub drain_timeout_secs: S<i64>,
 }
 
 /// `[verify]`: see `inventory/verify.rs`.
@@ -64,6 +65,124 @@ pub struct RawVerify {
     pub image: S<String>,
     pub image_archive: S<String>,
     pub bench_runs: S<i64>,
+}
+
+/// `[rollout]`: see `inventory/rollout.rs`.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawRollout {
+    pub serial: S<RawSerial>,
+    pub max_fail_percentage: S<i64>,
+    pub pause_between_batches: S<RawPause>,
+}
+
+/// `serial`: one batch size, or a list of them (the last one repeats).
+#[derive(Debug)]
+pub enum RawSerial {
+    One(RawBatch),
+    Many(Vec<Spanned<RawBatch>>),
+}
+
+/// A batch size as written: a number of hosts, or text such as `"10%"`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RawBatch {
+    Hosts(i64),
+    Text(String),
+}
+
+/// `pause_between_batches`: seconds, or a word (`"confirm"`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum RawPause {
+    Seconds(i64),
+    Word(String),
+}
+
+/// Numbers and strings are told apart by the visitor, not by an untagged
+/// enum, so the spans of list items survive.
+mod number_or_text {
+    use std::fmt;
+
+    use serde::de::{Deserialize, Deserializer, Error, SeqAccess, Visitor};
+    use toml::Spanned;
+
+    use super::{RawBatch, RawPause, RawSerial};
+
+    const BATCH: &str = "a number of hosts or a percentage such as \"10%\"";
+
+    struct Batch;
+    impl<'de> Visitor<'de> for Batch {
+        type Value = RawBatch;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str(BATCH)
+        }
+        fn visit_i64<E: Error>(self, n: i64) -> Result<RawBatch, E> {
+            Ok(RawBatch::Hosts(n))
+        }
+        fn visit_u64<E: Error>(self, n: u64) -> Result<RawBatch, E> {
+            Ok(RawBatch::Hosts(i64::try_from(n).unwrap_or(i64::MAX)))
+        }
+        fn visit_str<E: Error>(self, s: &str) -> Result<RawBatch, E> {
+            Ok(RawBatch::Text(s.to_string()))
+        }
+    }
+
+    impl<'de> Deserialize<'de> for RawBatch {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_any(Batch)
+        }
+    }
+
+    struct Serial;
+    impl<'de> Visitor<'de> for Serial {
+        type Value = RawSerial;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            write!(f, "{BATCH}, or a list of them")
+        }
+        fn visit_i64<E: Error>(self, n: i64) -> Result<RawSerial, E> {
+            Batch.visit_i64(n).map(RawSerial::One)
+        }
+        fn visit_u64<E: Error>(self, n: u64) -> Result<RawSerial, E> {
+            Batch.visit_u64(n).map(RawSerial::One)
+        }
+        fn visit_str<E: Error>(self, s: &str) -> Result<RawSerial, E> {
+            Batch.visit_str(s).map(RawSerial::One)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawSerial, A::Error> {
+            let mut all = Vec::new();
+            while let Some(item) = seq.next_element::<Spanned<RawBatch>>()? {
+                all.push(item);
+            }
+            Ok(RawSerial::Many(all))
+        }
+    }
+
+    impl<'de> Deserialize<'de> for RawSerial {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_any(Serial)
+        }
+    }
+
+    struct Pause;
+    impl<'de> Visitor<'de> for Pause {
+        type Value = RawPause;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a number of seconds or \"confirm\"")
+        }
+        fn visit_i64<E: Error>(self, n: i64) -> Result<RawPause, E> {
+            Ok(RawPause::Seconds(n))
+        }
+        fn visit_u64<E: Error>(self, n: u64) -> Result<RawPause, E> {
+            Ok(RawPause::Seconds(i64::try_from(n).unwrap_or(i64::MAX)))
+        }
+        fn visit_str<E: Error>(self, s: &str) -> Result<RawPause, E> {
+            Ok(RawPause::Word(s.to_string()))
+        }
+    }
+
+    impl<'de> Deserialize<'de> for RawPause {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_any(Pause)
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -107,6 +226,7 @@ pub enum Section {
     Docker,
     Kubernetes,
     Verify,
+    Rollout,
     Group,
     Host,
 }
@@ -122,6 +242,7 @@ impl Section {
             Section::Docker => fields::<RawDocker>(),
             Section::Kubernetes => fields::<RawKubernetes>(),
             Section::Verify => fields::<RawVerify>(),
+            Section::Rollout => fields::<RawRollout>(),
             Section::Group => fields::<RawGroup>(),
             Section::Host => fields::<RawHost>(),
         }
@@ -138,19 +259,21 @@ impl Section {
             (Section::Root | Section::Group | Section::Host, "docker") => Some(Section::Docker),
             (Section::Root, "kubernetes") => Some(Section::Kubernetes),
             (Section::Root, "verify") => Some(Section::Verify),
+            (Section::Root, "rollout") => Some(Section::Rollout),
             (Section::Group | Section::Host, "kata") => Some(Section::Kata),
             _ => None,
         }
     }
 }
 
-pub const ROOT_KEYS: [&str; 8] = [
+pub const ROOT_KEYS: [&str; 9] = [
     "defaults",
     "kata",
     "containerd",
     "docker",
     "kubernetes",
     "verify",
+    "rollout",
     "groups",
     "hosts",
 ];

@@ -10,8 +10,8 @@ use toml::Spanned;
 
 use super::layers::{ConnectionLayer, KataLayer, ServiceLayer};
 use super::raw::{
-    RawContainerd, RawDefaults, RawDocker, RawGroup, RawHost, RawKata, RawKubernetes, RawVerify,
-    Section,
+    RawContainerd, RawDefaults, RawDocker, RawGroup, RawHost, RawKata, RawKubernetes, RawRollout,
+    RawVerify, Section,
 };
 use super::validator::Validator;
 use super::values;
@@ -63,6 +63,8 @@ impl Validator<'_> {
         let kubernetes: RawKubernetes = self.section(get("kubernetes"));
         let verify: RawVerify = self.section(get("verify"));
         let verify = self.verify(&verify);
+        let rollout: RawRollout = self.section(get("rollout"));
+        let rollout = self.rollout(&rollout);
 
         let parallel = defaults
             .parallel
@@ -87,8 +89,10 @@ impl Validator<'_> {
             .as_ref()
             .and_then(|k| self.checked_path(k, "kubeconfig"));
         let runtime_classes = kubernetes.runtime_classes.is_some_and(|b| *b.get_ref());
-        let labels_nodes = runtime_classes && kubeconfig.is_some();
-        let hosts = self.hosts(get("hosts"), &groups, &base, labels_nodes);
+        // With a kubeconfig node names reach kubectl: provision labels the
+        // nodes (with runtime_classes), upgrade drains them.
+        let uses_kubectl = kubeconfig.is_some();
+        let hosts = self.hosts(get("hosts"), &groups, &base, uses_kubectl);
         Inventory {
             path: PathBuf::new(),
             parallel,
@@ -97,8 +101,14 @@ impl Validator<'_> {
             kubernetes: KubernetesSettings {
                 runtime_classes,
                 kubeconfig,
+                drain_timeout: kubernetes
+                    .drain_timeout_secs
+                    .as_ref()
+                    .and_then(|t| self.timeout(t, "drain_timeout_secs"))
+                    .unwrap_or(super::DEFAULT_DRAIN_TIMEOUT),
             },
             verify,
+            rollout,
         }
     }
 
