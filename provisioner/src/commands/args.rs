@@ -44,9 +44,14 @@ pub struct RunArgs {
 
 impl RunArgs {
     pub fn rollout(&self) -> crate::run::rollout::Rollout {
-        crate::run::rollout::Rollout {
-            batch_size: self.batch_size.map(usize::from),
-            max_failures: self.max_failures.or(self.batch_size.map(|_| 0)),
+        use crate::run::rollout::{Budget, Rollout};
+        match (self.batch_size, self.max_failures) {
+            (Some(size), max) => Rollout::waves(size.into(), max.unwrap_or(0)),
+            (None, Some(max)) => Rollout {
+                budget: Budget::Hosts(max),
+                ..Rollout::default()
+            },
+            (None, None) => Rollout::default(),
         }
     }
 }

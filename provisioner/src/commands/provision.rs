@@ -117,9 +117,9 @@ pub(crate) async fn rolled_out(
     rollout: crate::run::rollout::Rollout,
 ) -> Vec<HostReport> {
     let mut reports: Vec<HostReport> = Vec::with_capacity(hosts.len());
-    for wave in rollout.waves(hosts.len()) {
+    for wave in rollout.batches(hosts.len(), hosts.len()) {
         let failures = reports.iter().filter(|r| r.status.is_failure()).count();
-        if !rollout.may_continue(failures) {
+        if !rollout.may_continue(failures, hosts.len()) {
             let reason =
                 format!("not attempted: the rollout stopped after {failures} failed host(s)");
             reports.extend(

@@ -217,10 +217,7 @@ async fn a_rollout_stops_after_a_failed_wave_and_skips_the_rest() {
     let run = run(Mode::Provision, &connector, dir.path());
     let hosts: Vec<Host> = ["h1", "h2", "h3", "h4"].iter().map(|h| host(h)).collect();
     // --batch-size 1 (no --max-failures): waves of one, no failure tolerated.
-    let rollout = Rollout {
-        batch_size: Some(1),
-        max_failures: Some(0),
-    };
+    let rollout = Rollout::waves(1, 0);
     let reports = rolled_out(&run, &hosts, rollout).await;
     let skipped = some("not attempted: the rollout stopped after 1 failed host(s)");
     let got: Vec<_> = reports.iter().map(outcome).collect();
@@ -251,10 +248,7 @@ async fn a_rollout_tolerates_up_to_max_failures() {
             .host("h2", vec![probe(&converged())]),
     );
     let run = run(Mode::Provision, &connector, dir.path());
-    let rollout = Rollout {
-        batch_size: Some(1),
-        max_failures: Some(1),
-    };
+    let rollout = Rollout::waves(1, 1);
     let reports = rolled_out(&run, &[host("h1"), host("h2")], rollout).await;
     assert_eq!(reports[1].status, HostStatus::Ok);
 }
