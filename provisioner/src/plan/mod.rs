@@ -219,6 +219,12 @@ pub enum Action {
     NixosRebuild {
         files: Vec<FileWrite>,
     },
+    /// A restart with nothing to write: containerd comes up against a
+    /// release that replaced the one it ran with, then its health check.
+    Restart {
+        service: Service,
+        health: Health,
+    },
     /// Only the ownership record changes (written after every step anyway).
     RecordOwnership,
     /// Undo the last upgrade's transaction (`katafleet rollback`).
@@ -357,7 +363,9 @@ pub fn plan(facts: &HostFacts, desired: &Desired, opts: PlanOptions) -> Result<P
     kata::dropin(&mut plan, facts, desired, installing);
     modules::persist_and_load(&mut plan, facts);
     users::kvm_group(&mut plan, facts, &desired.kata.kvm_users);
-    containerd::wire(&mut plan, facts, desired)?;
+    // An upgrade: the release katafleet installed before is replaced.
+    let swapped = installing && facts.kata.is_some();
+    containerd::wire(&mut plan, facts, desired, swapped)?;
     docker::wire(&mut plan, facts, desired)?;
     plan.record_ownership(facts);
     Ok(plan)

@@ -218,6 +218,7 @@ fn a_host_with_registry_credentials_leaks_them_nowhere() {
         elapsed: std::time::Duration::ZERO,
         plan: Some(p.clone()),
         facts: None,
+        kata_before: None,
         log: String::new(),
     };
     let shown = [

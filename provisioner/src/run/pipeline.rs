@@ -36,6 +36,9 @@ pub struct HostReport {
     pub plan: Option<Plan>,
     #[serde(skip)]
     pub facts: Option<HostFacts>,
+    /// The Kata version katafleet had installed when the run found the host.
+    #[serde(skip)]
+    pub kata_before: Option<crate::release::Version>,
     pub log: String,
 }
 
@@ -49,6 +52,15 @@ pub enum Mode {
     Plan,
     /// Plan, apply and verify.
     Provision,
+}
+
+/// What a command does on the controller around a host's changes (upgrade:
+/// drain the host's Kubernetes node first).
+#[async_trait::async_trait]
+pub trait Gate: Send + Sync {
+    /// The host's plan has changes and nothing on it has changed yet; an
+    /// error fails the host, still unchanged.
+    async fn before_changes(&self, host: &Host, log: &HostLog) -> Result<(), HostError>;
 }
 
 pub struct Run {
@@ -75,18 +87,41 @@ impl Run {
         fanout.each(self, hosts).await
     }
 
+    /// One host through the pipeline; `gate` runs before its first change.
+    pub async fn host(
+        &self,
+        t: &dyn Transport,
+        host: &Host,
+        ctx: &HostCtx,
+        gate: Option<&dyn Gate>,
+    ) -> HostReport {
+        let mut report = HostReport::new(&host.name, &ctx.log);
+        if let Err(error) = self
+            .with_transport(t, host, &ctx.log, &mut report, gate)
+            .await
+        {
+            if report.status != HostStatus::RolledBack {
+                report.status = HostStatus::Failed;
+            }
+            report.error = Some(error);
+        }
+        report
+    }
+
     async fn with_transport(
         &self,
         t: &dyn Transport,
         host: &Host,
         log: &HostLog,
         report: &mut HostReport,
+        gate: Option<&dyn Gate>,
     ) -> Result<(), HostError> {
         self.stage(&host.name, "gathering facts");
         let facts = gather(t, &host.desired, log)
             .await
             .map_err(HostError::Facts)?;
         report.os = facts.os.pretty_name.clone();
+        report.kata_before = facts.kata.as_ref().map(|k| k.version);
         // The dry run shows what provision would do even on a host that is not
         // ready, and still reports it as not ready.
         let options = PlanOptions {
@@ -126,6 +161,12 @@ impl Run {
             report.plan = Some(plan);
             return Ok(());
         }
+        if let Some(gate) = gate {
+            if let Err(e) = gate.before_changes(host, log).await {
+                report.plan = Some(plan);
+                return Err(e);
+            }
+        }
         let release = self
             .release_for(&plan, &host.desired)
             .await
@@ -151,6 +192,12 @@ impl Run {
         report.changed = outcome.changed();
         report.warnings.extend(outcome.warnings());
         if let Some((step, message)) = outcome.failure() {
+            // An upgrade that broke off after the release was swapped (say,
+            // containerd cannot start with it) goes back to the old release
+            // and its configuration as a whole: that host worked before.
+            if report.kata_before.is_some() && broke_off_after_swap(&plan, step) {
+                self.put_back(t, host, log, report).await;
+            }
             report.plan = Some(plan);
             return Err(HostError::Apply { step, message });
         }
@@ -189,17 +236,28 @@ impl Run {
                 Ok(())
             }
             Err(error) => {
-                self.stage(&host.name, "putting the previous state back");
-                match self.finish(t, log, script::revert_script()).await {
-                    (true, _) => report.status = HostStatus::RolledBack,
-                    (false, why) => {
-                        report.warnings.push(format!(
-                            "putting the previous state back failed: {}",
-                            why.unwrap_or_default()
-                        ));
-                    }
-                }
+                self.put_back(t, host, log, report).await;
                 Err(error)
+            }
+        }
+    }
+
+    /// Reverts the run's transaction: `rolled-back`, or a warning saying why not.
+    async fn put_back(
+        &self,
+        t: &dyn Transport,
+        host: &Host,
+        log: &HostLog,
+        report: &mut HostReport,
+    ) {
+        self.stage(&host.name, "putting the previous state back");
+        match self.finish(t, log, script::revert_script()).await {
+            (true, _) => report.status = HostStatus::RolledBack,
+            (false, why) => {
+                report.warnings.push(format!(
+                    "putting the previous state back failed: {}",
+                    why.unwrap_or_default()
+                ));
             }
         }
     }
@@ -319,14 +377,7 @@ impl HostJob for Run {
     type Report = HostReport;
 
     async fn run(&self, t: &dyn Transport, host: &Host, ctx: &HostCtx) -> HostReport {
-        let mut report = HostReport::new(&host.name, &ctx.log);
-        if let Err(error) = self.with_transport(t, host, &ctx.log, &mut report).await {
-            if report.status != HostStatus::RolledBack {
-                report.status = HostStatus::Failed;
-            }
-            report.error = Some(error);
-        }
-        report
+        self.host(t, host, ctx, None).await
     }
 
     fn unreachable(&self, host: &Host, ctx: &HostCtx, error: String) -> HostReport {
@@ -401,6 +452,7 @@ impl HostReport {
             elapsed: Duration::ZERO,
             plan: None,
             facts: None,
+            kata_before: None,
             log: log.path.display().to_string(),
         }
     }
@@ -413,7 +465,7 @@ impl HostReport {
         }
     }
 
-    fn failed(name: &str, error: HostError) -> Self {
+    pub(crate) fn failed(name: &str, error: HostError) -> Self {
         Self {
             name: name.to_string(),
             os: String::new(),
@@ -424,9 +476,19 @@ impl HostReport {
             elapsed: Duration::ZERO,
             plan: None,
             facts: None,
+            kata_before: None,
             log: String::new(),
         }
     }
+}
+
+/// Whether the failed step (1-based) came after the plan's release install.
+fn broke_off_after_swap(plan: &Plan, failed_step: Option<usize>) -> bool {
+    let install = plan
+        .changes
+        .iter()
+        .position(|c| matches!(c.action, Action::InstallKata { .. }));
+    matches!((install, failed_step), (Some(i), Some(step)) if step > i + 1)
 }
 
 /// The /etc/nixos files a plan activates with `nixos-rebuild test`, if any.
@@ -435,4 +497,45 @@ fn nixos_files(plan: Option<&Plan>) -> Option<Vec<String>> {
         Action::NixosRebuild { files } => Some(files.iter().map(|f| f.path.clone()).collect()),
         _ => None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Change;
+
+    fn change(action: Action) -> Change {
+        Change {
+            action,
+            reason: String::new(),
+            diff: None,
+        }
+    }
+
+    #[test]
+    fn only_a_step_after_the_release_swap_puts_an_upgrade_back() {
+        let install = Action::InstallKata {
+            asset: crate::release::Asset {
+                version: crate::release::Version::new(4, 3, 0),
+                runtime: crate::release::Runtime::Rust,
+                arch: crate::release::Arch::Amd64,
+            },
+            sha256: "0".repeat(64).parse().unwrap(),
+            replaces_foreign: false,
+            delivery: crate::plan::Delivery::Streamed,
+        };
+        let plan = Plan {
+            changes: vec![change(install), change(Action::RecordOwnership)],
+            ..Plan::default()
+        };
+        assert!(broke_off_after_swap(&plan, Some(2)));
+        // The install itself failing leaves the old release in place.
+        assert!(!broke_off_after_swap(&plan, Some(1)));
+        assert!(!broke_off_after_swap(&plan, None));
+        let no_install = Plan {
+            changes: vec![change(Action::RecordOwnership)],
+            ..Plan::default()
+        };
+        assert!(!broke_off_after_swap(&no_install, Some(1)));
+    }
 }

@@ -167,6 +167,7 @@ fn step(
                  kf_report {id} changed 'rolled back to the release and files from before the last upgrade'"
             );
         }
+        Action::Restart { service, health } => restart(s, id, *service, health),
         Action::RecordOwnership => {
             let _ = writeln!(
                 s,
@@ -175,6 +176,35 @@ fn step(
             );
         }
     }
+}
+
+/// A restart with nothing written: the service must come up against the new
+/// release. It is recorded in the transaction first, so putting the run back
+/// restarts it with the old release; a failed restart fails the step.
+fn restart(s: &mut String, id: usize, service: Service, health: &Health) {
+    let unit = service.unit();
+    let handlers: Vec<String> = health.handlers.iter().map(|h| q(h)).collect();
+    let activate = match service {
+        Service::Containerd => format!(
+            "kf_containerd_restart {} {}",
+            u8::from(health.cri),
+            handlers.join(" ")
+        ),
+        Service::Docker => format!("kf_docker_reload {}", handlers.join(" ")),
+    };
+    let _ = writeln!(
+        s,
+        "if kf_running {unit}; then\n\
+         \x20   echo {unit} >>\"$KF_TXN/services\"\n\
+         \x20   if ! {activate} >\"$KF_RUN/activate.log\" 2>&1; then\n\
+         \x20       kf_report {id} failed \"{unit} failed to come up with the new Kata release in place: $(cat \"$KF_RUN/activate.log\")\"; exit 1\n\
+         \x20   fi\n\
+         \x20   kf_report {id} changed {}\n\
+         else\n\
+         \x20   kf_report {id} warn \"did not restart {unit}: $KF_NOTE\"\n\
+         fi",
+        q(&format!("restarted {unit} against the new release; running containers keep running"))
+    );
 }
 
 /// Write a service's files, validate, restart; any failure puts the old

@@ -36,13 +36,30 @@ pub fn commit_script() -> String {
     format!("{}kf_begin 1\nkf_txn_commit\nkf_report 1 ok 'verified; the previous state is no longer kept'\n", changing_script())
 }
 
-/// After verification failed: everything the run changed goes back.
+/// After verification failed (or an upgrade broke off): everything the run
+/// changed goes back, and a daemon the new release kept down starts again.
 pub fn revert_script() -> String {
     format!(
-        "{}kf_begin 1\nif ! kf_out=$(kf_txn_revert 2>&1); then kf_report 1 failed \"putting the previous state back failed: $kf_out\"; exit 1; fi\nkf_report 1 changed 'put back every file, the release tree and the record as they were before this run'\n",
+        "{}kf_begin 1\nkf_restarted=$(cat \"$KF_TXN/services\" 2>/dev/null)\nif ! kf_out=$(kf_txn_revert 2>&1); then kf_report 1 failed \"putting the previous state back failed: $kf_out\"; exit 1; fi\n{START_AGAIN}# shellcheck disable=SC2086 # one unit name per line\nif ! kf_out=$(kf_start_again $kf_restarted); then kf_report 1 failed \"the previous state is back, but $kf_out\"; exit 1; fi\nkf_report 1 changed 'put back every file, the release tree and the record as they were before this run'\n",
         changing_script()
     )
 }
+
+/// Each daemon the run restarted (`$@`) that is down after the revert (the
+/// release put back out is what kept it down) starts again with the old one.
+const START_AGAIN: &str = r#"kf_start_again() {
+    kf_rc=0
+    for kf_u in "$@"; do
+        [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ] || continue
+        systemctl is-active --quiet "$kf_u" && continue
+        case $kf_u in
+            containerd) kf_containerd_restart 0 >/dev/null 2>&1 || { echo "containerd did not start again with the old release"; kf_rc=1; } ;;
+            *) { systemctl reset-failed "$kf_u"; timeout 90 systemctl start "$kf_u"; } >/dev/null 2>&1 || { echo "$kf_u did not start again"; kf_rc=1; } ;;
+        esac
+    done
+    return "$kf_rc"
+}
+"#;
 
 /// Atomic write of one file (backed up once first when it is the user's).
 pub(crate) fn write_cmds(w: &FileWrite) -> String {
@@ -146,6 +163,19 @@ mod tests {
         assert_eq!(
             out,
             "kf_backup_once '/etc/it'\\''s' && kf_put '/etc/it'\\''s' 644 <payload of about 15 bytes elided>; then exit 1; fi\nkf_put /unquoted 644 abc\n"
+        );
+    }
+
+    #[test]
+    fn the_revert_script_is_valid_sh() {
+        let out = std::process::Command::new("sh")
+            .args(["-n", "-c", &revert_script()])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
         );
     }
 

@@ -116,7 +116,15 @@ fn placement(version: SoftwareVersion, main: Option<&str>) -> Placement {
     }
 }
 
-pub(super) fn wire(plan: &mut Plan, facts: &HostFacts, desired: &Desired) -> Result<(), PlanError> {
+/// `swapped`: the plan replaces the release katafleet installed before, so a
+/// running containerd is restarted against the new one even when its
+/// configuration stays (the restart is what proves the new release).
+pub(super) fn wire(
+    plan: &mut Plan,
+    facts: &HostFacts,
+    desired: &Desired,
+    swapped: bool,
+) -> Result<(), PlanError> {
     if !desired.containerd {
         plan.noop(
             "containerd",
@@ -178,9 +186,6 @@ pub(super) fn wire(plan: &mut Plan, facts: &HostFacts, desired: &Desired) -> Res
         files.extend(plan.file_write(facts, MAIN_CONFIG, text, main));
     }
     plan.manifest.containerd_handlers = wanted.iter().map(|h| h.name.clone()).collect();
-    if files.is_empty() {
-        return Ok(());
-    }
     let effective_main = files
         .iter()
         .find(|f| f.path == MAIN_CONFIG)
@@ -196,6 +201,22 @@ pub(super) fn wire(plan: &mut Plan, facts: &HostFacts, desired: &Desired) -> Res
         },
         cri,
     };
+    if files.is_empty() {
+        if swapped && containerd.active {
+            plan.push(Change {
+                action: Action::Restart {
+                    service: super::Service::Containerd,
+                    health,
+                },
+                reason: format!(
+                    "restart containerd {version} so it runs against Kata {} (its configuration stays; running containers keep running)",
+                    desired.kata.version
+                ),
+                diff: None,
+            });
+        }
+        return Ok(());
+    }
     let diff = files
         .iter()
         .map(|f| super::unified_diff(&f.path, facts.file(&f.path).unwrap_or(""), &f.content))

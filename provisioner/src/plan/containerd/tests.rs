@@ -48,7 +48,7 @@ fn wired(facts: &HostFacts) -> (Plan, Vec<(String, String)>) {
         manifest: facts.manifest.clone(),
         ..Plan::default()
     };
-    wire(&mut plan, facts, &desired()).unwrap();
+    wire(&mut plan, facts, &desired(), false).unwrap();
     let files = plan
         .changes
         .iter()
@@ -124,6 +124,34 @@ fn applying_the_result_again_changes_nothing() {
     let (plan, files) = wired(&again);
     assert!(files.is_empty(), "{files:?}");
     assert!(plan.changes.is_empty());
+}
+
+#[test]
+fn a_new_release_under_an_unchanged_config_still_restarts_a_running_containerd() {
+    let config = user_edited(DEFAULT_16);
+    let (_, files) = wired(&host("containerd 1.6.20", Some(&config)));
+    let mut again = host("containerd 1.6.20", Some(&files[0].1));
+    again.manifest.containerd_handlers = vec!["kata".into(), "kata-qemu".into()];
+    let mut plan = Plan::default();
+    wire(&mut plan, &again, &desired(), true).unwrap();
+    let [change] = plan.changes.as_slice() else {
+        panic!("one restart: {:?}", plan.changes);
+    };
+    let Action::Restart { service, health } = &change.action else {
+        panic!("a restart, not {change:?}");
+    };
+    assert_eq!(*service, crate::plan::Service::Containerd);
+    assert_eq!(health.handlers, ["kata", "kata-qemu"]);
+    assert!(
+        change.reason.contains("runs against Kata 4.2.0"),
+        "{}",
+        change.reason
+    );
+    // A containerd that is not running reads the release when it starts.
+    again.containerd.as_mut().unwrap().active = false;
+    let mut plan = Plan::default();
+    wire(&mut plan, &again, &desired(), true).unwrap();
+    assert!(plan.changes.is_empty(), "{:?}", plan.changes);
 }
 
 #[test]
@@ -213,6 +241,7 @@ fn a_kata_runtime_katafleet_did_not_create_is_refused() {
         &mut plan,
         &host("containerd 1.6.20", Some(&config)),
         &desired(),
+        false,
     )
     .unwrap_err();
     assert!(err.to_string().contains("did not create"), "{err}");
@@ -245,7 +274,7 @@ fn enable_cri_takes_cri_out_of_disabled_plugins() {
     let mut d = desired();
     d.enable_cri = true;
     let mut plan = Plan::default();
-    wire(&mut plan, &facts, &d).unwrap();
+    wire(&mut plan, &facts, &d, false).unwrap();
     assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
     let Action::Configure { files, .. } = &plan.changes[0].action else {
         panic!()

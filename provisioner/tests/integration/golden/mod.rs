@@ -167,6 +167,7 @@ fn plan_text(name: &str, os: &str, plan: &Plan) -> String {
         elapsed: Duration::ZERO,
         plan: Some(plan.clone()),
         facts: None,
+        kata_before: None,
         log: String::new(),
     };
     katafleet::report::plan_text(&[report])
