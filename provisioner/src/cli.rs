@@ -22,6 +22,8 @@ pub enum Command {
     Plan(commands::args::RunArgs),
     /// Install Kata at the pinned version, wire it into containerd and Docker, and verify.
     Provision(commands::args::RunArgs),
+    /// Rolling upgrade in [rollout] batches (a canary first), stopping on failures; --resume continues.
+    Upgrade(commands::upgrade::Opts),
     /// Is each host ready for Kata? Every check with what to do about it; changes nothing.
     Check(commands::check::Opts),
     /// What is on each host now: Kata, hypervisors, handlers the daemons see, drift, last provision.
@@ -46,6 +48,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Verify(opts) => commands::verify::run(opts).await,
         Command::Debug(opts) => commands::debug::run(opts).await,
         Command::Rollback(opts) => commands::rollback::run(opts).await,
+        Command::Upgrade(opts) => commands::upgrade::run(opts).await,
         Command::Plan(args) => {
             commands::provision::run(args, crate::run::pipeline::Mode::Plan).await
         }

@@ -85,7 +85,7 @@ fn result(r: &HostReport, host: &Host, request: Request) -> HostResult<DebugDeta
         name: r.name.clone(),
         os: r.os.clone(),
         status: match r.status {
-            HostStatus::Ok | HostStatus::Changed => Verdict::Pass,
+            HostStatus::Ok | HostStatus::Changed | HostStatus::Upgraded => Verdict::Pass,
             HostStatus::Failed | HostStatus::RolledBack => Verdict::Fail,
             HostStatus::Unreachable => Verdict::Unreachable,
             HostStatus::Skipped => Verdict::Error,

@@ -8,4 +8,5 @@ pub mod render;
 pub mod rollback;
 pub mod session;
 pub mod status;
+pub mod upgrade;
 pub mod verify;

@@ -2,6 +2,7 @@
 
 use std::fmt::Write as _;
 
+pub mod rollout;
 pub mod status;
 
 use serde::Serialize;
@@ -81,7 +82,12 @@ fn status_word(r: &HostReport) -> String {
 }
 
 pub fn provision_json(reports: &[HostReport]) -> String {
-    let hosts: Vec<_> = reports
+    serde_json::to_string_pretty(&json!({ "hosts": hosts_json(reports) })).unwrap_or_default()
+}
+
+/// Each host as `provision --json` shows it.
+pub fn hosts_json(reports: &[HostReport]) -> Vec<serde_json::Value> {
+    reports
         .iter()
         .map(|r| {
             json!({
@@ -98,8 +104,7 @@ pub fn provision_json(reports: &[HostReport]) -> String {
                 "plan": r.plan,
             })
         })
-        .collect();
-    serde_json::to_string_pretty(&json!({ "hosts": hosts })).unwrap_or_default()
+        .collect()
 }
 
 /// Ok when every host is ok or changed; HostFailed when any failed or was unreachable.

@@ -13,6 +13,8 @@ pub enum Stage {
     Connect,
     Facts,
     Plan,
+    /// `upgrade`: cordoning or draining the host's node failed (nothing changed).
+    Kubernetes,
     Fetch,
     Apply,
     Verify,
@@ -31,6 +33,8 @@ pub enum HostError {
     Facts(String),
     #[error("{0}")]
     Plan(#[from] PlanError),
+    #[error("{0}")]
+    Kubernetes(String),
     #[error("{0}")]
     Fetch(String),
     /// A step failed (`step` is its 1-based number), or the script broke off.
@@ -61,6 +65,7 @@ impl HostError {
             HostError::Connect(_) => Stage::Connect,
             HostError::Facts(_) => Stage::Facts,
             HostError::Plan(_) => Stage::Plan,
+            HostError::Kubernetes(_) => Stage::Kubernetes,
             HostError::Fetch(_) => Stage::Fetch,
             HostError::Apply { .. } => Stage::Apply,
             HostError::Verify(_) => Stage::Verify,

@@ -82,11 +82,18 @@ pub fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
 
 /// `$XDG_STATE_HOME/katafleet/runs`, else `~/.local/state/katafleet/runs`.
 pub fn default_dir() -> PathBuf {
+    state_home().join("runs")
+}
+
+/// katafleet's state on the controller: `$XDG_STATE_HOME/katafleet`, else
+/// `~/.local/state/katafleet`.
+pub fn state_home() -> PathBuf {
     std::env::var_os("XDG_STATE_HOME")
+        .filter(|v| !v.is_empty())
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
         .unwrap_or_else(std::env::temp_dir)
-        .join("katafleet/runs")
+        .join("katafleet")
 }
 
 #[cfg(test)]

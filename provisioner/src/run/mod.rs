@@ -10,4 +10,4 @@ pub mod progress;
 pub mod rollout;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -18,18 +18,18 @@ use crate::run::progress;
 use crate::run::rollout::Rollout;
 use crate::transport::replay::{Exchange, ReplayConnector};
 
-const PROVISIONED: &str =
+pub(crate) const PROVISIONED: &str =
     include_str!("../../tests/fixtures/facts/debian12-nspawn-provisioned.txt");
 /// The digest of the release that transcript's host has installed.
 const SHA256: &str = "ac7429e6c4f82be0c00132fb8df9433eb14a2fa03b1292bf30bffd04a4a0bffa";
 
-fn desired() -> Desired {
+pub(crate) fn desired() -> Desired {
     let mut d = Desired::sample();
     d.kata.sha256 = Some(SHA256.parse().expect("a digest"));
     d
 }
 
-fn host(name: &str) -> Host {
+pub(crate) fn host(name: &str) -> Host {
     Host {
         name: name.into(),
         node_name: name.into(),
@@ -42,7 +42,7 @@ fn host(name: &str) -> Host {
 /// The transcript once the pending change is applied: the containerd
 /// config the plan writes, and the ownership record it leaves, in place of
 /// the old ones.
-fn converged() -> String {
+pub(crate) fn converged() -> String {
     let facts = crate::facts::parse(PROVISIONED).expect("the fixture parses");
     let plan = crate::plan::plan(&facts, &desired(), PlanOptions { force: true }).expect("a plan");
     let [change] = plan.changes.as_slice() else {
@@ -66,11 +66,11 @@ fn with_block(transcript: &str, name: &str, content: &str) -> String {
     format!("{head}{open}{b64}\n@@end\n{tail}")
 }
 
-fn probe(transcript: &str) -> Exchange {
+pub(crate) fn probe(transcript: &str) -> Exchange {
     Exchange::ok(transcript).expecting("@@katafleet-probe")
 }
 
-fn apply(stdout: &str, code: i32) -> Exchange {
+pub(crate) fn apply(stdout: &str, code: i32) -> Exchange {
     Exchange::exit(code, stdout).expecting("kf_begin 1")
 }
 

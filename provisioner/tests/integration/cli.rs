@@ -11,6 +11,7 @@ Usage: katafleet <COMMAND>
 Commands:
   plan       Gather facts and show, per host, exactly what provision would change (a dry run)
   provision  Install Kata at the pinned version, wire it into containerd and Docker, and verify
+  upgrade    Rolling upgrade in [rollout] batches (a canary first), stopping on failures; --resume continues
   check      Is each host ready for Kata? Every check with what to do about it; changes nothing
   status     What is on each host now: Kata, hypervisors, handlers the daemons see, drift, last provision
   verify     Prove a container really runs in a VM on each host (check tool, a container per handler, its VMM; --bench)
@@ -70,6 +71,45 @@ fn a_parallel_of_zero_is_refused_by_the_parser() {
         .args(&["plan", "inventory.toml", "--parallel", "0"])
         .stderr(
             "error: invalid value '0' for '--parallel <N>': 0 is not in 1..=65535\n\n\
+             For more information, try '--help'.\n",
+        )
+        .status(2)
+        .run();
+}
+
+const PINNED_4_2_0: &str = "[kata]\nversion = \"4.2.0\"\nsha256 = \"0000000000000000000000000000000000000000000000000000000000000000\"\n\n[[hosts]]\nname = \"a\"\n";
+
+#[test]
+fn upgrading_to_a_version_without_a_digest_is_a_usage_error() {
+    // The inventory's pin is 4.2.0's, not 4.3.0's.
+    Test::new()
+        .file("inventory.toml", PINNED_4_2_0)
+        .args(&["upgrade", "inventory.toml", "--to", "4.3.0"])
+        .stderr("error: no sha256 for Kata 4.3.0: katafleet has no known checksum for it and the inventory pins none for it; pass the release asset's digest with --sha256\n")
+        .status(2)
+        .run();
+}
+
+#[test]
+fn upgrade_takes_a_digest_only_with_to_and_versions_as_major_minor_patch() {
+    Test::new()
+        .args(&[
+            "upgrade",
+            "inventory.toml",
+            "--sha256",
+            "1111111111111111111111111111111111111111111111111111111111111111",
+        ])
+        .stderr(
+            "error: the following required arguments were not provided:\n  --to <VERSION>\n\n\
+             Usage: katafleet upgrade --to <VERSION> --sha256 <SUM> <INVENTORY>\n\n\
+             For more information, try '--help'.\n",
+        )
+        .status(2)
+        .run();
+    Test::new()
+        .args(&["upgrade", "inventory.toml", "--to", "4.3"])
+        .stderr(
+            "error: invalid value '4.3' for '--to <VERSION>': `4.3` is not a Kata release version; write it as MAJOR.MINOR.PATCH, for example `4.2.0`\n\n\
              For more information, try '--help'.\n",
         )
         .status(2)

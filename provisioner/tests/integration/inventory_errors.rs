@@ -138,3 +138,61 @@ fn the_shipped_example_inventories_are_valid() {
         katafleet::inventory::Address::Local
     );
 }
+
+#[test]
+fn rollout_settings_are_checked_with_their_locations() {
+    Test::new()
+        .file(
+            "inventory.toml",
+            r#"[kata]
+version = "3.2.0"
+
+[rollout]
+serial = [1, "150%", 0]
+max_fail_percentage = -1
+pause_between_batches = "confrim"
+paralel = 2
+
+[[hosts]]
+name = "a"
+"#,
+        )
+        .args(&["upgrade", "inventory.toml"])
+        .stderr(
+            r#"error: batch size `150%`: a percentage is 1% to 100% (150% is out of range)
+ --> inventory.toml:5:14
+  |
+5 | serial = [1, "150%", 0]
+  |              ^^^^^^
+
+error: a batch of 0 hosts: a batch is at least 1 host (or a percentage such as "10%")
+ --> inventory.toml:5:22
+  |
+5 | serial = [1, "150%", 0]
+  |                      ^
+
+error: max_fail_percentage = -1 is out of range (0..=100)
+ --> inventory.toml:6:23
+  |
+6 | max_fail_percentage = -1
+  |                       ^^
+
+error: pause_between_batches = "confrim": write a number of seconds or "confirm"
+ --> inventory.toml:7:25
+  |
+7 | pause_between_batches = "confrim"
+  |                         ^^^^^^^^^
+  = help: did you mean `confirm`?
+
+error: unknown key `paralel` in [rollout]
+ --> inventory.toml:8:1
+  |
+8 | paralel = 2
+  | ^^^^^^^
+
+5 problem(s) in inventory.toml
+"#,
+        )
+        .status(2)
+        .run();
+}

@@ -2,6 +2,9 @@
 //! batches (a canary first, then wider ones), and no new batch starts once
 //! more hosts have failed than the rollout's budget allows.
 
+pub mod drive;
+pub mod state;
+
 use std::ops::Range;
 
 use crate::inventory::BatchSize;
