@@ -197,7 +197,7 @@ fn restart(s: &mut String, id: usize, service: Service, health: &Health) {
         "if kf_running {unit}; then\n\
          \x20   echo {unit} >>\"$KF_TXN/services\"\n\
          \x20   if ! {activate} >\"$KF_RUN/activate.log\" 2>&1; then\n\
-         \x20       kf_report {id} failed \"{unit} failed to come up with the new Kata release in place: $(cat \"$KF_RUN/activate.log\")\"; exit 1\n\
+         \x20       kf_report {id} failed \"{unit} failed to come up with the new Kata release in place: $(cat \"$KF_RUN/activate.log\") $(journalctl -u {unit} -n 4 --no-pager -o cat 2>/dev/null | tr '\\n' ' ')\"; exit 1\n\
          \x20   fi\n\
          \x20   kf_report {id} changed {}\n\
          else\n\
@@ -277,4 +277,42 @@ fn configure(
          fi",
         q(&format!("configured and {did} {unit}; running containers keep running"))
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::plan::{Action, Change, Health, Plan, Service};
+
+    #[test]
+    fn a_restart_step_records_the_service_first_and_is_valid_sh() {
+        let plan = Plan {
+            changes: vec![Change {
+                action: Action::Restart {
+                    service: Service::Containerd,
+                    health: Health {
+                        handlers: vec!["kata".into()],
+                        cri: true,
+                    },
+                },
+                reason: "restart containerd".into(),
+                diff: None,
+            }],
+            owned_after: vec![Default::default()],
+            ..Plan::default()
+        };
+        let script = super::render(&plan, None, "0.0.0");
+        let step = &script[script.find("kf_begin 1\n").unwrap()..];
+        let record = step.find("echo containerd >>\"$KF_TXN/services\"").unwrap();
+        let restart = step.find("kf_containerd_restart 1 'kata'").unwrap();
+        assert!(record < restart, "recorded before the restart:\n{step}");
+        let out = std::process::Command::new("sh")
+            .args(["-n", "-c", &script])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }

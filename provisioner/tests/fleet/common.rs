@@ -129,6 +129,14 @@ impl Fleet {
 
     /// Runs katafleet on the controller side (the hub namespace).
     pub fn katafleet(&self, args: &[&str]) -> Output {
+        self.katafleet_command(args)
+            .output()
+            .expect("run katafleet")
+    }
+
+    /// The command `katafleet` runs, to spawn it or to give it more
+    /// environment. The harness execs, so the child is katafleet itself.
+    pub fn katafleet_command(&self, args: &[&str]) -> Command {
         let bin = env!("CARGO_BIN_EXE_katafleet");
         let log_dir = self.dir.path().join("logs");
         let cache_dir = self.dir.path().join("cache");
@@ -140,7 +148,7 @@ impl Fleet {
             "--cache-dir",
             cache_dir.to_str().unwrap(),
         ]);
-        cmd.output().expect("run katafleet")
+        cmd
     }
 
     /// Runs a katafleet command that fetches no release (check, status,

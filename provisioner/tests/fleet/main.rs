@@ -15,4 +15,5 @@ mod runtimes;
 mod safety;
 mod scale;
 mod status;
+mod upgrade;
 mod verify;

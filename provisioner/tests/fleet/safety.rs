@@ -15,7 +15,7 @@ const CONTAINERD_DROPIN: &str = "/etc/containerd/conf.d/katafleet.toml";
 
 /// `bb:latest` on host `i`: a static busybox with a few applets, imported
 /// from a tar built on the controller (the hosts have no registry).
-fn import_busybox(fleet: &Fleet, i: usize) {
+pub fn import_busybox(fleet: &Fleet, i: usize) {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("root");
     std::fs::create_dir_all(root.join("bin")).unwrap();
