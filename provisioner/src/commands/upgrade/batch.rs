@@ -3,7 +3,6 @@
 //! to the new release, and the rollout state saved as each host finishes.
 //! Also the pause between batches (seconds, or a question on the terminal).
 
-use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -132,6 +131,8 @@ pub fn mark_upgraded(report: &mut HostReport) {
 /// `pause_between_batches`: wait, or ask on the terminal.
 pub struct Pauses {
     pub pause: Pause,
+    /// Whether stdin is a terminal to ask on.
+    pub tty: bool,
 }
 
 #[async_trait::async_trait]
@@ -152,7 +153,7 @@ impl Between for Pauses {
                 Ok(())
             }
             Pause::Confirm => {
-                if !std::io::stdin().is_terminal() {
+                if !self.tty {
                     return Err(
                         "pause_between_batches = \"confirm\" asks on a terminal, and stdin is not one; run again with --resume from a terminal, or set a number of seconds"
                             .into(),

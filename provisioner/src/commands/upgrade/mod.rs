@@ -162,6 +162,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<ExitStatus> {
     } else {
         let pauses = batch::Pauses {
             pause: settings.pause,
+            tty: std::io::IsTerminal::is_terminal(&std::io::stdin()),
         };
         drive(&rollout, &todo, selected, &mut batches, &pauses).await
     };

@@ -131,6 +131,7 @@ async fn resume_goes_on_with_the_hosts_not_done_and_reports_the_rest_skipped() {
     };
     let pauses = Pauses {
         pause: Pause::Seconds(0),
+        tty: false,
     };
     let mut b = batches(dir.path(), &connector, None);
     let (reports, driven) = drive(&rollout, &todo, all.len(), &mut b, &pauses).await;
@@ -268,4 +269,38 @@ fn only_a_verified_release_install_is_upgraded() {
     r.error = None;
     super::mark_upgraded(&mut r);
     assert_eq!(r.status, HostStatus::Changed, "no plan, no release");
+}
+
+#[tokio::test]
+async fn confirm_without_a_terminal_stops_after_the_first_batch_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let connector = Arc::new(ReplayConnector::new().host("h1", vec![probe(&converged())]));
+    let rollout = Rollout {
+        serial: vec![BatchSize::Hosts(1)],
+        budget: Budget::Percent(0),
+    };
+    let pauses = Pauses {
+        pause: Pause::Confirm,
+        tty: false,
+    };
+    let mut b = batches(dir.path(), &connector, None);
+    let (reports, driven) = drive(&rollout, &[host("h1"), host("h2")], 2, &mut b, &pauses).await;
+    assert_eq!(reports[0].status, HostStatus::Ok);
+    assert_eq!(reports[1].status, HostStatus::Skipped);
+    let why = driven.stopped.unwrap();
+    assert!(
+        why.contains("asks on a terminal, and stdin is not one"),
+        "{why}"
+    );
+    assert!(
+        reports[1]
+            .error
+            .as_ref()
+            .unwrap()
+            .to_string()
+            .contains("not started: the rollout stopped before batch 2"),
+        "{:?}",
+        reports[1].error
+    );
+    assert_eq!(connector.connected(), ["h1"]);
 }
