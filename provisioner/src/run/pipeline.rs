@@ -161,16 +161,17 @@ impl Run {
             report.plan = Some(plan);
             return Ok(());
         }
+        let release = self
+            .release_for(&plan, &host.desired)
+            .await
+            .map_err(HostError::Fetch)?;
+        // The release is in hand (a fetch that fails drains no node).
         if let Some(gate) = gate {
             if let Err(e) = gate.before_changes(host, log).await {
                 report.plan = Some(plan);
                 return Err(e);
             }
         }
-        let release = self
-            .release_for(&plan, &host.desired)
-            .await
-            .map_err(HostError::Fetch)?;
         self.stage(&host.name, "applying");
         let outcome = self
             .apply(t, host, &plan, release.as_ref())
