@@ -484,7 +484,7 @@ impl HostReport {
 }
 
 /// Whether the failed step (1-based) came after the plan's release install.
-fn broke_off_after_swap(plan: &Plan, failed_step: Option<usize>) -> bool {
+pub(super) fn broke_off_after_swap(plan: &Plan, failed_step: Option<usize>) -> bool {
     let install = plan
         .changes
         .iter()
@@ -498,45 +498,4 @@ fn nixos_files(plan: Option<&Plan>) -> Option<Vec<String>> {
         Action::NixosRebuild { files } => Some(files.iter().map(|f| f.path.clone()).collect()),
         _ => None,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::plan::Change;
-
-    fn change(action: Action) -> Change {
-        Change {
-            action,
-            reason: String::new(),
-            diff: None,
-        }
-    }
-
-    #[test]
-    fn only_a_step_after_the_release_swap_puts_an_upgrade_back() {
-        let install = Action::InstallKata {
-            asset: crate::release::Asset {
-                version: crate::release::Version::new(4, 3, 0),
-                runtime: crate::release::Runtime::Rust,
-                arch: crate::release::Arch::Amd64,
-            },
-            sha256: "0".repeat(64).parse().unwrap(),
-            replaces_foreign: false,
-            delivery: crate::plan::Delivery::Streamed,
-        };
-        let plan = Plan {
-            changes: vec![change(install), change(Action::RecordOwnership)],
-            ..Plan::default()
-        };
-        assert!(broke_off_after_swap(&plan, Some(2)));
-        // The install itself failing leaves the old release in place.
-        assert!(!broke_off_after_swap(&plan, Some(1)));
-        assert!(!broke_off_after_swap(&plan, None));
-        let no_install = Plan {
-            changes: vec![change(Action::RecordOwnership)],
-            ..Plan::default()
-        };
-        assert!(!broke_off_after_swap(&no_install, Some(1)));
-    }
 }

@@ -252,3 +252,41 @@ async fn a_rollout_tolerates_up_to_max_failures() {
     let reports = rolled_out(&run, &[host("h1"), host("h2")], rollout).await;
     assert_eq!(reports[1].status, HostStatus::Ok);
 }
+
+fn change(action: Action) -> crate::plan::Change {
+    crate::plan::Change {
+        action,
+        reason: String::new(),
+        diff: None,
+    }
+}
+
+#[test]
+fn only_a_step_after_the_release_swap_puts_an_upgrade_back() {
+    let install = Action::InstallKata {
+        asset: crate::release::Asset {
+            version: crate::release::Version::new(4, 3, 0),
+            runtime: crate::release::Runtime::Rust,
+            arch: crate::release::Arch::Amd64,
+        },
+        sha256: "0".repeat(64).parse().unwrap(),
+        replaces_foreign: false,
+        delivery: crate::plan::Delivery::Streamed,
+    };
+    let plan = crate::plan::Plan {
+        changes: vec![change(install), change(Action::RecordOwnership)],
+        ..crate::plan::Plan::default()
+    };
+    assert!(crate::run::pipeline::broke_off_after_swap(&plan, Some(2)));
+    // The install itself failing leaves the old release in place.
+    assert!(!crate::run::pipeline::broke_off_after_swap(&plan, Some(1)));
+    assert!(!crate::run::pipeline::broke_off_after_swap(&plan, None));
+    let no_install = crate::plan::Plan {
+        changes: vec![change(Action::RecordOwnership)],
+        ..crate::plan::Plan::default()
+    };
+    assert!(!crate::run::pipeline::broke_off_after_swap(
+        &no_install,
+        Some(1)
+    ));
+}
