@@ -245,7 +245,7 @@ impl Validator<'_> {
         if let (true, Some(problem)) = (kubectl, values::node_name(name.get_ref())) {
             self.diags.push(
                 Diagnostic::new(
-                    format!("{problem}; with [kubernetes] runtime_classes and a kubeconfig, katafleet labels this host's node"),
+                    format!("{problem}; with a [kubernetes] kubeconfig, katafleet passes this host's node name to kubectl (upgrade drains the node; provision labels it with runtime_classes)"),
                     Some(name.span()),
                 )
                 .with_help("set `node_name` to the host's Kubernetes node name"),

@@ -102,6 +102,13 @@ impl NodeDrain {
 impl Gate for NodeDrain {
     async fn before_changes(&self, host: &Host, log: &HostLog) -> Result<(), HostError> {
         let node = &host.node_name;
+        // The inventory holds only node names; a name such as `--all`
+        // would cordon every node, so it is refused here again.
+        if let Some(problem) = crate::inventory::values::node_name(node) {
+            return Err(HostError::Kubernetes(format!(
+                "not draining, so nothing on the host was changed: {problem}"
+            )));
+        }
         self.kubectl
             .run(&cordon_args(node), CALL_TIMEOUT)
             .await
@@ -237,6 +244,18 @@ mod tests {
             "{:?}",
             report.warnings
         );
+    }
+
+    #[tokio::test]
+    async fn what_is_not_a_node_name_never_reaches_kubectl() {
+        let dir = tempfile::tempdir().unwrap();
+        let gate = NodeDrain::new(stub(dir.path(), ""), Duration::from_secs(5));
+        let log = HostLog {
+            path: dir.path().join("h.log"),
+        };
+        let e = gate.before_changes(&node("--all"), &log).await.unwrap_err();
+        assert!(e.to_string().starts_with("not draining"), "{e}");
+        assert!(calls(dir.path()).is_empty());
     }
 
     #[tokio::test]
