@@ -26,6 +26,12 @@
 #   shipped file and the drop-in are *copied* into one store directory.
 # - Kata's own minimum guest memory: 64 MiB for qemu, cloud-hypervisor and
 #   dragonball, 128 MiB for firecracker (kata-types config/default.rs).
+#
+# The per-hypervisor facts above (file names, systems, short names, minimum
+# memory), the handler name and the annotation allowlist live in
+# ./katafleet-defaults.json, which katafleet's own code reads too, so that
+# NixOS hosts and every other host get the same handlers and the same
+# annotations. katafleet writes that file next to this one on NixOS hosts.
 { config, lib, pkgs, ... }:
 
 let
@@ -52,55 +58,31 @@ let
   isRuntimeRs = lib.versionAtLeast (lib.getVersion cfg.package) "4";
   runtimeName = if isRuntimeRs then "runtime-rs" else "the Go runtime";
 
-  # Per hypervisor: the TOML section its settings live in, the configuration
-  # file each runtime ships for it, the short name kata-deploy and katafleet's
-  # other install paths use in handler names, and Kata's minimum memory.
-  hypervisors = {
-    qemu = {
-      section = "qemu";
-      short = "qemu";
-      rsConfig = "configuration-qemu-runtime-rs.toml";
-      rsSystems = supportedSystems;
-      goConfig = "configuration-qemu.toml";
-      minMemory = 64;
-    };
-    cloud-hypervisor = {
-      section = "clh";
-      short = "clh";
-      rsConfig = "configuration-clh-runtime-rs.toml";
-      rsSystems = [ "x86_64-linux" ];
-      goConfig = null;
-      minMemory = 64;
-    };
-    dragonball = {
-      section = "dragonball";
-      short = "dragonball";
-      rsConfig = "configuration-dragonball.toml";
-      rsSystems = supportedSystems;
-      goConfig = null;
-      minMemory = 64;
-    };
-    firecracker = {
-      section = "firecracker";
-      short = "fc";
-      rsConfig = "configuration-rs-fc.toml";
-      rsSystems = supportedSystems;
-      goConfig = null;
-      minMemory = 128;
-    };
-  };
-
-  hv = hypervisors.${cfg.hypervisor};
+  # Per hypervisor (by the name this module's options use): the TOML
+  # section its settings live in, the configuration file each runtime ships
+  # for it and the systems runtime-rs builds it for, the short name
+  # kata-deploy and katafleet's other install paths use in handler names, and
+  # Kata's minimum memory. Also the handler name and the annotations pods may
+  # set (GHSA-rr59-xxvx-96qr: nothing that picks host paths or binaries).
+  defaults = lib.importJSON ./katafleet-defaults.json;
+  inherit (defaults) hypervisors;
 
   shipped = name:
     let h = hypervisors.${name}; in
-    if isRuntimeRs then lib.elem system h.rsSystems else h.goConfig != null;
+    if isRuntimeRs then lib.elem system h.runtimeRsSystems else h.goConfig != null;
   shippedNames = lib.filter shipped (lib.attrNames hypervisors);
 
+  # Every hypervisor with a handler: the default one (handler `kata`) and
+  # the shims (handlers `kata-<short>`).
+  wired = lib.unique ([ cfg.hypervisor ] ++ cfg.shims);
+  # (The default hypervisor has an assertion of its own.)
+  notShipped = lib.filter (name: name != cfg.hypervisor && !shipped name) cfg.shims;
+
   defaultsDir = "${cfg.package}/share/defaults/kata-containers";
-  shippedConfig =
-    if isRuntimeRs then "${defaultsDir}/runtime-rs/${hv.rsConfig}"
-    else "${defaultsDir}/${hv.goConfig}";
+  shippedConfig = name:
+    let h = hypervisors.${name}; in
+    if isRuntimeRs then "${defaultsDir}/runtime-rs/${h.runtimeRsConfig}"
+    else "${defaultsDir}/${h.goConfig}";
 
   shim = "${cfg.package}/bin/containerd-shim-kata-v2";
 
@@ -109,22 +91,39 @@ let
   fcPath = "${pkgs.firecracker}/bin/firecracker";
   jailerPath = "${pkgs.firecracker}/bin/jailer";
 
-  dropIn = settingsFormat.generate "50-nixos.toml" cfg.settings;
+  # One drop-in per hypervisor, holding `settings` with only that
+  # hypervisor's `[hypervisor.<section>]` table: a configuration with the
+  # tables of other hypervisors is ambiguous to the runtime.
+  dropIn = name:
+    let section = hypervisors.${name}.section; in
+    settingsFormat.generate "kata-${name}-50-nixos.toml"
+      (removeAttrs cfg.settings [ "hypervisor" ]
+        // lib.optionalAttrs (cfg.settings ? hypervisor) {
+        hypervisor = lib.filterAttrs (n: _: n == section) cfg.settings.hypervisor;
+      });
 
-  configDir = pkgs.runCommand "kata-containers-config-${cfg.hypervisor}" { } ''
+  configDirs = lib.genAttrs wired (name: pkgs.runCommand "kata-containers-config-${name}" { passthru.dropIn = dropIn name; } ''
     mkdir -p $out/config.d
-    cp ${shippedConfig} $out/configuration.toml
-    cp ${dropIn} $out/config.d/50-nixos.toml
-  '';
+    cp ${shippedConfig name} $out/configuration.toml
+    cp ${dropIn name} $out/config.d/50-nixos.toml
+  '');
 
-  configPath = "${configDir}/configuration.toml";
+  configPathOf = name: "${configDirs.${name}}/configuration.toml";
+  configPath = configPathOf cfg.hypervisor;
+
+  # Handler name -> hypervisor: `kata` for the default hypervisor, and
+  # `kata-<short>` for each shim, as on every other host katafleet manages.
+  handlerHypervisors = { ${defaults.handler} = cfg.hypervisor; }
+    // lib.listToAttrs (map (name: lib.nameValuePair "${defaults.handler}-${hypervisors.${name}.short}" name) cfg.shims);
+  handlerConfigs = lib.mapAttrs (_: configPathOf) handlerHypervisors;
 
   # Where a shim started without ConfigPath (e.g. by plain `ctr`) looks first.
   etcConfig =
     if isRuntimeRs then "kata-containers/runtime-rs/configuration.toml"
     else "kata-containers/configuration.toml";
 
-  effectiveMemory = cfg.settings.hypervisor.${hv.section}.default_memory or cfg.memory;
+  memoryOf = name: cfg.settings.hypervisor.${hypervisors.${name}.section}.default_memory or cfg.memory;
+  tooSmall = lib.filter (name: memoryOf name < hypervisors.${name}.minMemoryMib) wired;
 
   # containerd's CRI plugin id by configuration version.
   criPluginIds = {
@@ -142,14 +141,12 @@ let
   containerdVersion = config.virtualisation.containerd.settings.version or null;
   containerdVersionSupported = lib.elem containerdVersion supportedVersions;
 
-  handlerNames = [ "kata" "kata-${hv.short}" ];
-
-  containerdRuntime = {
+  containerdRuntime = config: {
     runtime_type = "io.containerd.kata.v2";
     runtime_path = shim;
     privileged_without_host_devices = true;
-    pod_annotations = [ "io.katacontainers.*" ];
-    options.ConfigPath = configPath;
+    pod_annotations = map (a: defaults.podAnnotationPrefix + a) cfg.annotations;
+    options.ConfigPath = config;
   };
 
   # Says plainly whether this host can start Kata VMs and, if not, why.
@@ -201,11 +198,13 @@ let
       else
         problem "the shim $shim does not run: $version"
       fi
-      if [ -r "$config" ]; then
-        ok "configuration $config"
-      else
-        problem "cannot read the configuration $config"
-      fi
+      for c in ${lib.concatStringsSep " " (lib.unique (lib.attrValues handlerConfigs))}; do
+        if [ -r "$c" ]; then
+          ok "configuration $c"
+        else
+          problem "cannot read the configuration $c"
+        fi
+      done
 
       if [ -n "$go_runtime" ]; then
         if "$go_runtime" --config "$config" check --no-network-checks; then
@@ -247,6 +246,46 @@ in
         3.x) in nixpkgs is built for `qemu` only. `firecracker` needs a
         block-device snapshotter (devmapper) in containerd, which this module
         does not set up.
+      '';
+    };
+
+    shims = mkOption {
+      type = types.listOf (types.enum (lib.attrNames hypervisors));
+      default = [ cfg.hypervisor ];
+      defaultText = literalExpression "[ config.virtualisation.kata-containers.hypervisor ]";
+      example = [ "qemu" "cloud-hypervisor" ];
+      description = ''
+        The hypervisors that get a handler of their own, `kata-<short>`
+        with kata-deploy's short names (`kata-qemu`, `kata-clh`, `kata-fc`,
+        `kata-dragonball`), next to `kata`, which always uses
+        {option}`virtualisation.kata-containers.hypervisor`. These are the
+        handlers katafleet configures on every other host for its inventory's
+        `shims`, so one set of Kubernetes RuntimeClasses works across a
+        fleet. Each must be one the package ships a configuration for.
+      '';
+    };
+
+    annotations = mkOption {
+      type = types.listOf types.str;
+      default = defaults.annotations;
+      defaultText = literalExpression (builtins.toJSON defaults.annotations);
+      description = ''
+        The Kata hypervisor annotations a pod may set
+        (`${defaults.podAnnotationPrefix}<name>`): containerd passes only
+        these on (`pod_annotations`), and Kata accepts only these
+        (`enable_annotations` of each hypervisor, a default in
+        {option}`virtualisation.kata-containers.settings`). The default
+        allows sizing only; annotations that choose host paths or binaries
+        let a pod run code on the host (GHSA-rr59-xxvx-96qr).
+      '';
+    };
+
+    handlers = mkOption {
+      type = types.attrsOf types.str;
+      readOnly = true;
+      description = ''
+        The runtime handlers this module offers to containerd and Docker
+        alike, each with the configuration file its shim gets.
       '';
     };
 
@@ -344,9 +383,10 @@ in
 
     containerd = {
       enable = mkEnableOption ''
-        the runtime handlers `kata` and `kata-<hypervisor>` in containerd's
-        CRI plugin (for Kubernetes RuntimeClasses and {command}`crictl`).
-        The default runtime stays as it is'';
+        the runtime handlers `kata` and `kata-<hypervisor>` (one per
+        {option}`virtualisation.kata-containers.shims`) in containerd's CRI
+        plugin (for Kubernetes RuntimeClasses and {command}`crictl`). The
+        default runtime stays as it is'';
 
       configVersion = mkOption {
         type = types.enum supportedVersions;
@@ -372,8 +412,8 @@ in
     };
 
     docker.enable = mkEnableOption ''
-      the `kata` runtime in Docker's daemon.json (`docker run --runtime kata`).
-      The default runtime stays as it is'';
+      the runtimes `kata` and `kata-<hypervisor>` in Docker's daemon.json
+      (`docker run --runtime kata`). The default runtime stays as it is'';
   };
 
   config = mkIf cfg.enable (mkMerge [
@@ -395,14 +435,24 @@ in
           '';
         }
         {
-          assertion = effectiveMemory >= hv.minMemory;
+          assertion = notShipped == [ ];
           message = ''
-            virtualisation.kata-containers: each sandbox VM would get
-            ${toString effectiveMemory} MiB, but Kata's ${cfg.hypervisor}
-            needs at least ${toString hv.minMemory} MiB. Raise
-            virtualisation.kata-containers.memory.
+            virtualisation.kata-containers.shims has ${lib.concatStringsSep ", " notShipped}, but
+            ${cfg.package.name} (${runtimeName}) on ${system} ships no
+            configuration for it. Choose from: ${lib.concatStringsSep ", " shippedNames}.
           '';
         }
+      ] ++ map
+        (name: {
+          assertion = false;
+          message = ''
+            virtualisation.kata-containers: each ${name} sandbox VM would get
+            ${toString (memoryOf name)} MiB, but Kata's ${name}
+            needs at least ${toString hypervisors.${name}.minMemoryMib} MiB. Raise
+            virtualisation.kata-containers.memory.
+          '';
+        })
+        tooSmall ++ [
         {
           assertion = cfg.cpuVendor == null || lib.hasPrefix "x86_64-" system;
           message = ''
@@ -450,26 +500,29 @@ in
       ];
 
       virtualisation.kata-containers.configPath = configPath;
-      system.build.kataContainersConfig = configDir;
+      virtualisation.kata-containers.handlers = handlerConfigs;
+      system.build.kataContainersConfig = configDirs.${cfg.hypervisor};
+      system.build.kataContainersConfigs = configDirs;
 
       # Defaults only: anything the user writes into `settings` wins.
       virtualisation.kata-containers.settings = mkMerge [
         {
-          hypervisor.${hv.section} = {
+          hypervisor = lib.genAttrs (map (name: hypervisors.${name}.section) wired) (_: {
             default_memory = mkDefault cfg.memory;
             default_vcpus = mkDefault cfg.vcpus;
             enable_debug = mkDefault cfg.debug;
-          };
+            enable_annotations = mkDefault cfg.annotations;
+          });
           agent.kata.enable_debug = mkDefault cfg.debug;
           runtime.enable_debug = mkDefault cfg.debug;
         }
-        (mkIf (isRuntimeRs && cfg.hypervisor == "cloud-hypervisor") {
+        (mkIf (isRuntimeRs && lib.elem "cloud-hypervisor" wired) {
           hypervisor.clh = {
             path = mkDefault clhPath;
             valid_hypervisor_paths = mkDefault [ clhPath ];
           };
         })
-        (mkIf (isRuntimeRs && cfg.hypervisor == "firecracker") {
+        (mkIf (isRuntimeRs && lib.elem "firecracker" wired) {
           hypervisor.firecracker = {
             path = mkDefault fcPath;
             valid_hypervisor_paths = mkDefault [ fcPath ];
@@ -497,17 +550,19 @@ in
       # recursion).
       virtualisation.containerd.settings.plugins = lib.genAttrs (lib.unique (lib.attrValues criPluginIds))
         (id: mkIf (id == criPlugin) {
-          containerd.runtimes = lib.genAttrs handlerNames (_: containerdRuntime);
+          containerd.runtimes = lib.mapAttrs (_: containerdRuntime) handlerConfigs;
         });
       # So that `ctr run --runtime io.containerd.kata.v2` finds the shim too.
       systemd.services.containerd.path = [ cfg.package ];
     })
 
     (mkIf cfg.docker.enable {
-      virtualisation.docker.daemon.settings.runtimes.kata = {
-        runtimeType = shim;
-        options.ConfigPath = configPath;
-      };
+      virtualisation.docker.daemon.settings.runtimes = lib.mapAttrs
+        (_: config: {
+          runtimeType = shim;
+          options.ConfigPath = config;
+        })
+        handlerConfigs;
     })
 
     (mkIf

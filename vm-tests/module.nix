@@ -66,7 +66,10 @@ pkgs.testers.runNixOSTest {
               assert entry["runtime_path"] == "${shim}", entry
               assert entry["options"]["ConfigPath"] == "${kata.configPath}", entry
               assert entry["privileged_without_host_devices"] is True, entry
-              assert entry["pod_annotations"] == ["io.katacontainers.*"], entry
+              assert entry["pod_annotations"] == [
+                  "io.katacontainers.config.hypervisor.default_memory",
+                  "io.katacontainers.config.hypervisor.default_vcpus",
+              ], entry
               assert "/opt/" not in str(entry), entry
           assert "runc" in runtimes, "the module must not drop runc"
           default = cri["containerd"].get("default_runtime_name", "runc")

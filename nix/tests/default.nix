@@ -46,6 +46,15 @@ let
   base = eval [ (kata { containerd.enable = true; }) withContainerd ];
   shim = "${base._pkgs.kata-runtime}/bin/containerd-shim-kata-v2";
   kataRuntime = (v2 base).containerd.runtimes.kata or { };
+  # The allowlist katafleet applies on every other host too.
+  annotations = [ "default_memory" "default_vcpus" ];
+  defaults = lib.importJSON ../katafleet-defaults.json;
+
+  twoShims = eval [
+    (kata { containerd.enable = true; shims = [ "qemu" "cloud-hypervisor" ]; memory = 1024; })
+    withContainerd
+  ];
+  dropInOf = config: name: config.system.build.kataContainersConfigs.${name}.dropIn.passthru.value or null;
 
   tests = {
     # --- containerd ---------------------------------------------------------
@@ -59,7 +68,10 @@ let
         runtime_type = "io.containerd.kata.v2";
         runtime_path = shim;
         privileged_without_host_devices = true;
-        pod_annotations = [ "io.katacontainers.*" ];
+        pod_annotations = [
+          "io.katacontainers.config.hypervisor.default_memory"
+          "io.katacontainers.config.hypervisor.default_vcpus"
+        ];
       };
     };
     testContainerdConfigPathIsTheStoreConfig = {
@@ -185,13 +197,23 @@ let
 
     # --- docker -------------------------------------------------------------
     testDockerRuntime =
-      let c = eval [ (kata { docker.enable = true; }) withDocker ]; in
-      {
-        expr = c.virtualisation.docker.daemon.settings.runtimes or null;
-        expected.kata = {
+      let
+        c = eval [ (kata { docker.enable = true; }) withDocker ];
+        entry = {
           runtimeType = "${c._pkgs.kata-runtime}/bin/containerd-shim-kata-v2";
           options.ConfigPath = c.virtualisation.kata-containers.configPath;
         };
+      in
+      {
+        expr = c.virtualisation.docker.daemon.settings.runtimes or null;
+        expected = { kata = entry; kata-qemu = entry; };
+      };
+    # Docker gets the same handlers as containerd, as on every other host.
+    testDockerGetsEveryShim =
+      let c = eval [ (kata { docker.enable = true; shims = [ "qemu" "cloud-hypervisor" ]; }) withDocker ]; in
+      {
+        expr = lib.mapAttrs (_: r: r.options.ConfigPath) (c.virtualisation.docker.daemon.settings.runtimes or { });
+        expected = c.virtualisation.kata-containers.handlers;
       };
     testDockerDefaultRuntimeUntouched = {
       expr = (eval [ (kata { docker.enable = true; }) withDocker ]).virtualisation.docker.daemon.settings ? default-runtime;
@@ -215,14 +237,14 @@ let
     testSettingsDefaults = {
       expr = base.virtualisation.kata-containers.settings;
       expected = {
-        hypervisor.qemu = { default_memory = 2048; default_vcpus = 1; enable_debug = false; };
+        hypervisor.qemu = { default_memory = 2048; default_vcpus = 1; enable_debug = false; enable_annotations = annotations; };
         agent.kata.enable_debug = false;
         runtime.enable_debug = false;
       };
     };
     testTypedOptionsReachSettings = {
       expr = (eval [ (kata { memory = 4096; vcpus = 2; }) ]).virtualisation.kata-containers.settings.hypervisor.qemu or null;
-      expected = { default_memory = 4096; default_vcpus = 2; enable_debug = false; };
+      expected = { default_memory = 4096; default_vcpus = 2; enable_debug = false; enable_annotations = annotations; };
     };
     testUserSettingsWin = {
       expr = (eval [
@@ -305,7 +327,7 @@ let
           failed = failedAssertions c;
         };
         expected = {
-          section = { default_memory = 2048; default_vcpus = 1; enable_debug = false; };
+          section = { default_memory = 2048; default_vcpus = 1; enable_debug = false; enable_annotations = annotations; };
           failed = [ ];
         };
       };
@@ -326,6 +348,100 @@ let
           failed = [ ];
         };
       };
+
+    # --- shims: one handler per hypervisor ---------------------------------
+    testShimsAreExtraHandlers = {
+      expr = lib.mapAttrs (_: r: r.options.ConfigPath) ((v2 twoShims).containerd.runtimes or { });
+      expected = {
+        kata = twoShims.system.build.kataContainersConfigs.qemu + "/configuration.toml";
+        kata-qemu = twoShims.system.build.kataContainersConfigs.qemu + "/configuration.toml";
+        kata-clh = twoShims.system.build.kataContainersConfigs.cloud-hypervisor + "/configuration.toml";
+      };
+    };
+    testHandlersOptionListsWhatContainerdGets = {
+      expr = twoShims.virtualisation.kata-containers.handlers;
+      expected = lib.mapAttrs (_: r: r.options.ConfigPath) ((v2 twoShims).containerd.runtimes or { });
+    };
+    # As in katafleet's inventory: `kata` always uses `hypervisor`, and only
+    # the listed shims get a `kata-<short>` handler.
+    testShimsWithoutTheDefaultHypervisor = {
+      expr = lib.attrNames ((v2 (eval [ (kata { containerd.enable = true; shims = [ "dragonball" ]; }) withContainerd ])).containerd.runtimes or { });
+      expected = [ "kata" "kata-dragonball" ];
+    };
+    testEachShimCopiesItsOwnShippedFile = {
+      expr = lib.mapAttrs (_: d: lib.hasInfix "runtime-rs/${defaults.hypervisors.${d.name}.runtimeRsConfig} $out/configuration.toml" d.dir.script)
+        (lib.mapAttrs (name: dir: { inherit name dir; }) twoShims.system.build.kataContainersConfigs);
+      expected = { qemu = true; cloud-hypervisor = true; };
+    };
+    # Each drop-in has the table of its own hypervisor only, with the sizing
+    # and the annotation allowlist; the rest of `settings` goes to all.
+    testEachDropInHasOnlyItsOwnHypervisor = {
+      expr = {
+        qemu = dropInOf twoShims "qemu";
+        clh = lib.attrNames ((dropInOf twoShims "cloud-hypervisor").hypervisor or { });
+        clhMemory = (dropInOf twoShims "cloud-hypervisor").hypervisor.clh.default_memory or null;
+      };
+      expected = {
+        qemu = {
+          hypervisor.qemu = { default_memory = 1024; default_vcpus = 1; enable_debug = false; enable_annotations = annotations; };
+          agent.kata.enable_debug = false;
+          runtime.enable_debug = false;
+        };
+        clh = [ "clh" ];
+        clhMemory = 1024;
+      };
+    };
+    testShimVmmPathsFromNixpkgs = {
+      expr = (dropInOf twoShims "cloud-hypervisor").hypervisor.clh.path or null;
+      expected = "${twoShims._pkgs.cloud-hypervisor}/bin/cloud-hypervisor";
+    };
+    testShimNotShippedAsserts = {
+      expr = failedAssertions (evalWith { kataVersion = "3.32.0"; } [ (kata { shims = [ "qemu" "firecracker" ]; }) ]);
+      expected = [
+        ''
+          virtualisation.kata-containers.shims has firecracker, but
+          kata-runtime-3.32.0 (the Go runtime) on x86_64-linux ships no
+          configuration for it. Choose from: qemu.
+        ''
+      ];
+    };
+    testShimMemoryMinimumIsChecked = {
+      expr = assertionFires "each firecracker sandbox VM would get\n100 MiB"
+        (eval [ (kata { shims = [ "qemu" "firecracker" ]; memory = 100; }) ]);
+      expected = true;
+    };
+    testUnknownShimIsATypeError = {
+      expr = throws (eval [ (kata { shims = [ "kvmtool" ]; }) ]).virtualisation.kata-containers.shims;
+      expected = true;
+    };
+
+    # --- annotations: one allowlist with katafleet --------------------------
+    testAnnotationsComeFromTheSharedData = {
+      expr = {
+        option = base.virtualisation.kata-containers.annotations;
+        pod = kataRuntime.pod_annotations or null;
+      };
+      expected = {
+        option = defaults.annotations;
+        pod = map (a: defaults.podAnnotationPrefix + a) defaults.annotations;
+      };
+    };
+    testAnnotationsOptionSetsBothLists =
+      let c = eval [ (kata { containerd.enable = true; annotations = [ "default_memory" ]; }) withContainerd ]; in
+      {
+        expr = {
+          pod = (v2 c).containerd.runtimes.kata.pod_annotations or null;
+          kata = c.virtualisation.kata-containers.settings.hypervisor.qemu.enable_annotations or null;
+        };
+        expected = {
+          pod = [ "io.katacontainers.config.hypervisor.default_memory" ];
+          kata = [ "default_memory" ];
+        };
+      };
+    testNoWildcardAnnotations = {
+      expr = lib.any (lib.hasInfix "*") (kataRuntime.pod_annotations or [ "*" ]);
+      expected = false;
+    };
 
     # --- host plumbing ------------------------------------------------------
     testKernelModules = {

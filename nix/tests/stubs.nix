@@ -51,7 +51,7 @@ in
     gnugrep = drv "gnugrep-3.12" { };
     formats.toml = {}: format tomlType;
     formats.json = {}: format jsonType;
-    runCommand = name: _env: script: drv "${name}-${fakeHash script}" { inherit script; };
+    runCommand = name: env: script: drv "${name}-${fakeHash script}" ({ inherit script; } // env.passthru or { });
     writeShellApplication = args: drv args.name { inherit (args) text runtimeInputs; };
   };
 

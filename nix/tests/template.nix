@@ -3,6 +3,8 @@
 # RENDERED/<case>/katafleet.nix, with nix/module.nix copied beside it as
 # katafleet-module.nix (nix/ci-checks does the rendering). Checks that the
 # rendered file sets the module's options from the template variables.
+# katafleet renders `docker = true` only for a host whose own configuration
+# enables Docker, so each case's host configuration does where it is true.
 #
 #   nix-instantiate --eval --strict --json nix/tests/template.nix \
 #     --arg lib "import $NIXPKGS_LIB/lib" --arg rendered /tmp/rendered
@@ -16,6 +18,7 @@ let
     (lib.evalModules {
       modules = [
         (rendered + "/${case.name}/katafleet.nix")
+        { virtualisation.docker.enable = case.vars.docker; }
         stubs.options
         { _module.args.pkgs = stubs.pkgs { }; }
       ];
@@ -28,19 +31,20 @@ let
       inherit (case) vars expect;
       cri = config.virtualisation.containerd.settings.plugins."io.containerd.grpc.v1.cri" or { };
       got = {
-        inherit (kata) enable hypervisor memory vcpus debug kvmUsers;
+        inherit (kata) enable hypervisor shims memory vcpus debug kvmUsers;
         containerd = kata.containerd.enable;
         docker = kata.docker.enable;
         containerdService = config.virtualisation.containerd.enable;
         dockerService = config.virtualisation.docker.enable;
         handlers = lib.attrNames (cri.containerd.runtimes or { });
+        dockerRuntimes = lib.attrNames (config.virtualisation.docker.daemon.settings.runtimes or { });
         failedAssertions = map (a: a.message) (lib.filter (a: !a.assertion) config.assertions);
       };
       want = {
         enable = true;
-        inherit (expect) hypervisor handlers;
+        inherit (expect) hypervisor handlers dockerRuntimes;
         memory = vars.memory_mib;
-        inherit (vars) vcpus debug containerd docker;
+        inherit (vars) shims vcpus debug containerd docker;
         kvmUsers = vars.kvm_users;
         containerdService = vars.containerd;
         dockerService = vars.docker;

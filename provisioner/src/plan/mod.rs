@@ -6,6 +6,7 @@ pub mod debug;
 mod diff;
 mod docker;
 mod kata;
+pub mod kata_defaults;
 mod modules;
 pub mod nixos;
 pub mod templates;

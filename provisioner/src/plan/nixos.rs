@@ -1,14 +1,16 @@
-//! NixOS hosts are configured declaratively: katafleet writes a NixOS module
-//! and a settings file into /etc/nixos and lets `nixos-rebuild` do the rest.
-//! Nothing is installed into /opt.
+//! NixOS hosts are configured declaratively: katafleet writes a NixOS module,
+//! the module's data and a settings file into /etc/nixos and lets
+//! `nixos-rebuild` do the rest. Nothing is installed into /opt.
 
 use super::{Action, Change, Plan, PlanError};
 use crate::facts::HostFacts;
 use crate::inventory::Desired;
-use crate::plan::templates;
+use crate::plan::{kata_defaults, templates};
 
 pub const SETTINGS: &str = "/etc/nixos/katafleet.nix";
 pub const MODULE: &str = "/etc/nixos/katafleet-module.nix";
+/// The module imports it as `./katafleet-defaults.json`.
+pub const DEFAULTS: &str = "/etc/nixos/katafleet-defaults.json";
 pub const CONFIGURATION: &str = "/etc/nixos/configuration.nix";
 pub const FLAKE: &str = "/etc/nixos/flake.nix";
 
@@ -16,8 +18,8 @@ pub const FLAKE: &str = "/etc/nixos/flake.nix";
 const MODULE_TEXT: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../nix/module.nix"));
 
 /// Files the probe must read on a NixOS host.
-pub fn files_to_read() -> [&'static str; 4] {
-    [SETTINGS, MODULE, CONFIGURATION, FLAKE]
+pub fn files_to_read() -> [&'static str; 5] {
+    [SETTINGS, MODULE, DEFAULTS, CONFIGURATION, FLAKE]
 }
 
 pub(super) fn plan(plan: &mut Plan, facts: &HostFacts, desired: &Desired) -> Result<(), PlanError> {
@@ -42,10 +44,20 @@ pub(super) fn plan(plan: &mut Plan, facts: &HostFacts, desired: &Desired) -> Res
     }
     let mut files = Vec::new();
     files.extend(plan.file_write(facts, MODULE, MODULE_TEXT.to_string(), facts.file(MODULE)));
-    let settings = templates::nixos_settings(desired);
+    files.extend(plan.file_write(
+        facts,
+        DEFAULTS,
+        kata_defaults::TEXT.to_string(),
+        facts.file(DEFAULTS),
+    ));
+    let settings = templates::nixos_settings(desired, desired.containerd, desired.docker);
     files.extend(plan.file_write(facts, SETTINGS, settings, facts.file(SETTINGS)));
+    // The same handlers as on every other host: `kata` and one per shim.
     plan.manifest.containerd_handlers = if desired.containerd {
-        vec!["kata".into()]
+        super::handlers(desired)
+            .into_iter()
+            .map(|h| h.name)
+            .collect()
     } else {
         Vec::new()
     };
@@ -93,17 +105,16 @@ mod tests {
             panic!("{:?}", p.changes)
         };
         let paths: Vec<_> = files.iter().map(|f| f.path.as_str()).collect();
-        assert_eq!(paths, [MODULE, SETTINGS]);
-        assert!(
-            files[1].content.contains("virtualisation.kata-containers"),
-            "{}",
-            files[1].content
-        );
-        assert!(
-            files[1].content.contains("memory = 2048;"),
-            "{}",
-            files[1].content
-        );
+        assert_eq!(paths, [MODULE, DEFAULTS, SETTINGS]);
+        assert_eq!(files[1].content, kata_defaults::TEXT);
+        for want in [
+            "virtualisation.kata-containers",
+            "memory = 2048;",
+            "shims = [ \"qemu\" ];",
+        ] {
+            assert!(files[2].content.contains(want), "{}", files[2].content);
+        }
+        assert_eq!(p.manifest.containerd_handlers, ["kata", "kata-qemu"]);
     }
 
     #[test]

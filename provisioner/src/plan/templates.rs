@@ -9,9 +9,6 @@ use crate::inventory::KataSpec;
 use crate::plan::containerd_dropin_tables;
 use crate::plan::Handler;
 
-/// Kata annotations allowed to change a sandbox: sizing only.
-pub const SAFE_ANNOTATIONS: [&str; 2] = ["default_memory", "default_vcpus"];
-
 const TEMPLATES: [(&str, &str); 6] = [
     (
         "nixos.nix",
@@ -85,7 +82,11 @@ pub fn kata_dropin(kata: &KataSpec) -> String {
     c.insert("memory_mib", &kata.memory_mib);
     c.insert("vcpus", &kata.vcpus);
     c.insert("debug", &kata.debug);
-    c.insert("annotations", &SAFE_ANNOTATIONS);
+    // Sizing only: the allowlist the NixOS module uses too.
+    c.insert(
+        "annotations",
+        &crate::plan::kata_defaults::get().annotations,
+    );
     render("kata-dropin.toml", &c)
 }
 
@@ -95,16 +96,24 @@ pub fn modules_load(modules: &[String]) -> String {
     render("modules-load.conf", &c)
 }
 
-/// /etc/nixos/katafleet.nix for a NixOS host.
-pub fn nixos_settings(desired: &crate::inventory::Desired) -> String {
+/// /etc/nixos/katafleet.nix for a NixOS host: the inventory in the module's
+/// terms (its hypervisor names), wiring containerd and Docker as told.
+pub fn nixos_settings(
+    desired: &crate::inventory::Desired,
+    containerd: bool,
+    docker: bool,
+) -> String {
     let kata = &desired.kata;
+    let defaults = crate::plan::kata_defaults::get();
+    let shims: Vec<&str> = kata.shims.iter().map(|h| defaults.nixos(*h).0).collect();
     let mut c = Context::new();
-    c.insert("hypervisor", kata.hypervisor.name());
+    c.insert("hypervisor", defaults.nixos(kata.hypervisor).0);
+    c.insert("shims", &shims);
     c.insert("memory_mib", &kata.memory_mib);
     c.insert("vcpus", &kata.vcpus);
     c.insert("debug", &kata.debug);
-    c.insert("containerd", &desired.containerd);
-    c.insert("docker", &desired.docker);
+    c.insert("containerd", &containerd);
+    c.insert("docker", &docker);
     c.insert("kvm_users", &kata.kvm_users);
     render("nixos.nix", &c)
 }

@@ -15,9 +15,12 @@ fn rendered_nixos_settings_parse_as_nix() {
     )
     .unwrap();
     let inv = katafleet::inventory::load(&inv_path).unwrap();
-    let text = katafleet::plan::templates::nixos_settings(&inv.hosts[0].desired);
+    let desired = &inv.hosts[0].desired;
+    let text =
+        katafleet::plan::templates::nixos_settings(desired, desired.containerd, desired.docker);
     for want in [
         "hypervisor = \"cloud-hypervisor\";",
+        "shims = [ \"cloud-hypervisor\" ];",
         "memory = 4096;",
         "debug = true;",
         "docker.enable = false;",

@@ -18,12 +18,12 @@ fn marked_ours(item: &Item) -> bool {
         .and_then(|p| p.as_str())
         .is_some_and(|p| p.contains(OWNER_MARK))
 }
-/// Kata annotations pods may set; anything that could pick host paths or
-/// binaries stays off (see GHSA-rr59-xxvx-96qr).
-pub const POD_ANNOTATIONS: [&str; 2] = [
-    "io.katacontainers.config.hypervisor.default_memory",
-    "io.katacontainers.config.hypervisor.default_vcpus",
-];
+/// Kata annotations pods may set: the shared allowlist (sizing only;
+/// anything that could pick host paths or binaries stays off, see
+/// GHSA-rr59-xxvx-96qr), the same list the NixOS module uses.
+fn pod_annotations() -> Vec<String> {
+    crate::plan::kata_defaults::get().pod_annotations()
+}
 
 fn parse(text: &str) -> Result<DocumentMut, PlanError> {
     text.parse::<DocumentMut>()
@@ -211,7 +211,7 @@ fn runtime_table(handler: &Handler) -> Table {
     t["runtime_type"] = value("io.containerd.kata.v2");
     t["runtime_path"] = value(&handler.shim);
     t["privileged_without_host_devices"] = value(true);
-    t["pod_annotations"] = value(POD_ANNOTATIONS.iter().copied().collect::<Array>());
+    t["pod_annotations"] = value(pod_annotations().into_iter().collect::<Array>());
     let mut options = Table::new();
     options["ConfigPath"] = value(&handler.config_path);
     t["options"] = Item::Table(options);
@@ -221,17 +221,21 @@ fn runtime_table(handler: &Handler) -> Table {
 /// Whether an existing runtime entry already says what katafleet would write.
 fn matches(existing: &Item, handler: &Handler) -> bool {
     let s = |k: &str| existing.get(k).and_then(Item::as_str);
-    let annotations: Option<Vec<&str>> = existing
+    let annotations: Option<Vec<String>> = existing
         .get("pod_annotations")
         .and_then(Item::as_array)
-        .map(|a| a.iter().filter_map(|v| v.as_str()).collect());
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        });
     s("runtime_type") == Some("io.containerd.kata.v2")
         && s("runtime_path") == Some(handler.shim.as_str())
         && existing
             .get("privileged_without_host_devices")
             .and_then(Item::as_bool)
             == Some(true)
-        && annotations.as_deref() == Some(&POD_ANNOTATIONS[..])
+        && annotations == Some(pod_annotations())
         && existing
             .get("options")
             .and_then(|o| o.get("ConfigPath"))

@@ -72,9 +72,10 @@ pub fn handlers(desired: &Desired) -> Vec<Handler> {
             config_path: layout.config_file,
         }
     };
-    let mut all = vec![handler("kata".into(), kata.hypervisor)];
+    let name = &crate::plan::kata_defaults::get().handler;
+    let mut all = vec![handler(name.clone(), kata.hypervisor)];
     for hv in &kata.shims {
-        all.push(handler(format!("kata-{}", hv.name()), *hv));
+        all.push(handler(format!("{name}-{}", hv.name()), *hv));
     }
     all
 }
