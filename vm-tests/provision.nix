@@ -6,7 +6,10 @@
 # katafleet takes its NixOS path: it writes /etc/nixos/katafleet.nix and
 # /etc/nixos/katafleet-module.nix and runs `nixos-rebuild test`. The test
 # asserts that both targets end up with Kata wired into containerd, and that
-# a second run changes nothing: no file rewritten, no new system.
+# a second run changes nothing: no file rewritten, no new system. katafleet
+# writes only to hosts whose running system is what
+# /etc/nixos/configuration.nix builds, so each target is first switched to
+# its configuration.nix with nixos-rebuild.
 #
 # The targets rebuild their own system with no binary cache, so they carry
 # everything that rebuild needs: the build dependencies of their system
@@ -198,6 +201,11 @@ pkgs.testers.runNixOSTest {
               t.copy_from_host("${targetConfigJSON}", "/etc/nixos/target-configuration.json")
               t.fail("test -e /etc/nixos/katafleet.nix")
               t.fail("systemctl is-active containerd.service")
+              # The test driver booted the node's own system; katafleet
+              # refuses a host whose running system configuration.nix does
+              # not build, so the target runs that one first.
+              t.succeed("nixos-rebuild switch >&2", timeout=3600)
+              t.wait_for_unit("sshd.service")
 
       with subtest("the controller has a throwaway key, the targets' host keys and a local artifact"):
           controller.wait_for_unit("multi-user.target")

@@ -42,7 +42,14 @@ impl Inspection for Check {
         ctx: &HostCtx,
     ) -> Inspected<CheckDetail> {
         ctx.stage("gathering facts");
-        let facts = match crate::run::pipeline::gather(t, &host.desired, &ctx.log).await {
+        let facts = match crate::run::pipeline::gather(
+            t,
+            &host.desired,
+            crate::facts::gather::Purpose::Inspect,
+            &ctx.log,
+        )
+        .await
+        {
             Ok(f) => f,
             Err(e) => return Inspected::error("", e),
         };

@@ -31,11 +31,18 @@ impl Inspection for Status {
     async fn inspect(&self, t: &dyn Transport, host: &Host, ctx: &HostCtx) -> Inspected<HostState> {
         ctx.stage("gathering facts and asking the daemons");
         let extra = status::daemons::SCRIPT;
-        let (facts, rest) =
-            match crate::run::pipeline::gather_with(t, &host.desired, &ctx.log, extra).await {
-                Ok(r) => r,
-                Err(e) => return Inspected::error("", e),
-            };
+        let (facts, rest) = match crate::run::pipeline::gather_with(
+            t,
+            &host.desired,
+            crate::facts::gather::Purpose::Inspect,
+            &ctx.log,
+            extra,
+        )
+        .await
+        {
+            Ok(r) => r,
+            Err(e) => return Inspected::error("", e),
+        };
         let state = status::assess(&facts, &host.desired, &rest);
         ctx.log.section(
             "status",

@@ -3,6 +3,7 @@
 
 use super::{split_probe, HostFacts, ParseError};
 use crate::inventory::Desired;
+pub use crate::script::probe::Purpose;
 use crate::script::wire::Output;
 use crate::transport::{ScriptOutput, Transport, TransportError};
 
@@ -37,10 +38,15 @@ fn stderr_suffix(stderr: &str) -> String {
 pub async fn gather(
     t: &dyn Transport,
     desired: &Desired,
+    purpose: Purpose,
     extra: &str,
 ) -> Result<Gathered, GatherError> {
     let raw = t
-        .run(&crate::script::probe::script(desired, extra), None, None)
+        .run(
+            &crate::script::probe::script(desired, purpose, extra),
+            None,
+            None,
+        )
         .await?;
     match read(&raw.stdout) {
         Ok((facts, rest)) => Ok(Gathered { facts, rest, raw }),

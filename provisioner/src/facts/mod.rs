@@ -59,6 +59,54 @@ pub struct HostFacts {
     pub last_provision: Option<LastProvision>,
     /// Contents of the extra files asked for; absent files are missing keys.
     pub files: BTreeMap<String, String>,
+    /// On NixOS: where the running system comes from, and what katafleet left pending.
+    pub nixos: Option<NixosFacts>,
+}
+
+/// What a NixOS host tells about its system (see plan/nixos.rs for how
+/// katafleet judges it).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct NixosFacts {
+    /// NIX_PATH as the host's shells have it (from /etc/set-environment when
+    /// the probe's environment had none).
+    pub nix_path: String,
+    /// Where `<nixos-config>` resolves (`nix-instantiate --find-file`); None
+    /// when it does not, as on hosts built from a flake.
+    pub nixos_config: Option<String>,
+    /// `/run/current-system` and `/nix/var/nix/profiles/system`, resolved.
+    pub current_system: Option<String>,
+    pub boot_system: Option<String>,
+    /// A deployment tool's mark on the system profile (`deploy-rs`).
+    pub deployer: Option<String>,
+    /// The activation an earlier run started and did not finish.
+    pub pending: Option<NixosPending>,
+    /// `<nixpkgs/nixos>` evaluated as the host builds it (only when planning).
+    pub evaluation: Option<NixosEvaluation>,
+    /// Why that evaluation failed (the end of Nix's output).
+    pub evaluation_error: Option<String>,
+}
+
+/// /var/lib/katafleet/txn/nixos: a system katafleet built and activated
+/// with `switch-to-configuration test`, not yet made the boot default.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NixosPending {
+    pub system: String,
+    /// What /run/current-system was before.
+    pub previous: String,
+    /// `testing` (the activation had started) or `tested` (it succeeded).
+    pub state: String,
+}
+
+/// What the host's `<nixos-config>` builds now, by its own nixpkgs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct NixosEvaluation {
+    /// The system's store path (`nix-instantiate '<nixpkgs/nixos>' -A system`).
+    pub toplevel: String,
+    /// The version of the Kata package the module would use (None: nixpkgs has none).
+    pub kata: Option<String>,
+    /// Whether the configuration enables containerd and Docker.
+    pub containerd: bool,
+    pub docker: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]

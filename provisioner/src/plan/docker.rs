@@ -60,7 +60,7 @@ pub(super) fn wire(plan: &mut Plan, facts: &HostFacts, desired: &Desired) -> Res
 }
 
 /// Docker and Kata versions that cannot work together are refused up front.
-fn check_versions(docker: SoftwareVersion, desired: &Desired) -> Result<(), PlanError> {
+pub(super) fn check_versions(docker: SoftwareVersion, desired: &Desired) -> Result<(), PlanError> {
     if docker.major < MIN_DOCKER_MAJOR {
         return Err(PlanError::Docker(format!(
             "Docker {docker} cannot run a shim by path (needs Docker >= {MIN_DOCKER_MAJOR}); upgrade Docker or set [docker] enable = false"

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::apply::{self, StepEvent};
-use crate::facts::gather::GatherError;
+use crate::facts::gather::{GatherError, Purpose};
 use crate::facts::{self, HostFacts};
 use crate::inventory::{Desired, Host};
 use crate::plan::{self, Action, Plan, PlanOptions, Planner};
@@ -117,7 +117,7 @@ impl Run {
         gate: Option<&dyn Gate>,
     ) -> Result<(), HostError> {
         self.stage(&host.name, "gathering facts");
-        let facts = gather(t, &host.desired, log)
+        let facts = gather(t, &host.desired, Purpose::Plan, log)
             .await
             .map_err(HostError::Facts)?;
         report.os = facts.os.pretty_name.clone();
@@ -206,7 +206,7 @@ impl Run {
         // The apply script gathered the facts afresh at its end (no extra round trip).
         let after = match outcome.after_facts() {
             Some(parsed) => parsed.map_err(|e| HostError::Facts(format!("facts after apply: {e}"))),
-            None => gather(t, &host.desired, log)
+            None => gather(t, &host.desired, Purpose::Plan, log)
                 .await
                 .map_err(HostError::Facts),
         };
@@ -356,7 +356,7 @@ impl Run {
             t,
             plan,
             release,
-            &crate::script::probe::body(&host.desired),
+            &crate::script::probe::body(&host.desired, Purpose::Plan),
             tx,
         )
         .await
@@ -406,9 +406,10 @@ impl HostJob for Run {
 pub async fn gather(
     t: &dyn Transport,
     desired: &Desired,
+    purpose: Purpose,
     log: &HostLog,
 ) -> Result<HostFacts, String> {
-    gather_with(t, desired, log, "")
+    gather_with(t, desired, purpose, log, "")
         .await
         .map(|(facts, _)| facts)
 }
@@ -418,6 +419,7 @@ pub async fn gather(
 pub async fn gather_with(
     t: &dyn Transport,
     desired: &Desired,
+    purpose: Purpose,
     log: &HostLog,
     extra: &str,
 ) -> Result<(HostFacts, Output), String> {
@@ -427,7 +429,7 @@ pub async fn gather_with(
             log.section("facts stderr", &raw.stderr);
         }
     };
-    match facts::gather::gather(t, desired, extra).await {
+    match facts::gather::gather(t, desired, purpose, extra).await {
         Ok(g) => {
             logged(&g.raw);
             Ok((g.facts, g.rest))

@@ -7,18 +7,32 @@ use crate::inventory::{Desired, InstallMethod};
 
 const PROBE: &str = include_str!("probe.sh");
 
+/// What the facts are for: planning needs the slow questions answered too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// `plan`, `provision`, `debug`: also evaluate a NixOS host's system.
+    Plan,
+    /// `check`, `status`, `verify`: only what is cheap to read.
+    Inspect,
+}
+
 /// The probe's body, without the prelude (apply appends it to its own script).
-pub fn body(desired: &Desired) -> String {
+pub fn body(desired: &Desired, purpose: Purpose) -> String {
     let files: Vec<String> = crate::plan::files_to_read(desired)
         .iter()
         .map(|f| quote(f))
         .collect();
     // Repository metadata is slow, so dnf is asked only when a package is wanted.
     let dnf = u8::from(desired.kata.method == InstallMethod::Package);
-    format!("set -- {}\nKF_QUERY_DNF={dnf}\n{PROBE}", files.join(" "))
+    // So is evaluating a NixOS system, which only the planner needs.
+    let nixos = u8::from(purpose == Purpose::Plan);
+    format!(
+        "set -- {}\nKF_QUERY_DNF={dnf}\nKF_QUERY_NIXOS={nixos}\n{PROBE}",
+        files.join(" ")
+    )
 }
 
 /// The whole probe script, followed by `extra` (which may use the prelude).
-pub fn script(desired: &Desired, extra: &str) -> String {
-    super::with_prelude(&format!("{}\n{extra}", body(desired)))
+pub fn script(desired: &Desired, purpose: Purpose, extra: &str) -> String {
+    super::with_prelude(&format!("{}\n{extra}", body(desired, purpose)))
 }

@@ -89,4 +89,41 @@ if [ -f /var/lib/katafleet/last-upgrade/tree ]; then
     [ -n "$prev" ] && kf_file previous-release "/opt/$prev/.katafleet-release"
 fi
 kf_file last-provision /var/lib/katafleet/last-provision
+# NixOS (judged in src/plan/nixos.rs): where the running system comes from,
+# and an activation an earlier run left pending. With KF_QUERY_NIXOS=1
+# (planning only: it evaluates the whole system, seconds to a minute) also
+# what <nixos-config> builds now and the Kata package it would use.
+if [ -e /etc/NIXOS ]; then
+    (
+        kf_nixos_env
+        kf_kv nixos_nix_path "${NIX_PATH:-}"
+        kf_kv nixos_config "$(nix-instantiate --find-file nixos-config 2>/dev/null)"
+        kf_kv nixos_current "$(readlink -f /run/current-system 2>/dev/null)"
+        kf_kv nixos_boot "$(readlink -f /nix/var/nix/profiles/system 2>/dev/null)"
+        [ -e /nix/var/nix/profiles/system/deploy-rs-activate ] && kf_kv nixos_deployer deploy-rs
+        kf_file nixos-pending /var/lib/katafleet/txn/nixos
+        if [ "${KF_QUERY_NIXOS:-0}" = 1 ] && [ ! -e /etc/nixos/flake.nix ] \
+            && nix-instantiate --find-file nixos-config >/dev/null 2>&1; then
+            kf_out=$(mktemp) && kf_err=$(mktemp) || exit 0
+            kf_expr='let
+  nixos = import <nixpkgs/nixos> { };
+  kata = nixos.config.virtualisation.kata-containers.package or (nixos.pkgs.kata-runtime or null);
+in {
+  toplevel = nixos.system.outPath;
+  kata = if kata == null then null else kata.version or (builtins.parseDrvName kata.name).version;
+  containerd = nixos.config.virtualisation.containerd.enable or false;
+  docker = nixos.config.virtualisation.docker.enable or false;
+}'
+            timeout 300 nix-instantiate --eval --strict --json -E "$kf_expr" >"$kf_out" 2>"$kf_err"
+            kf_rc=$?
+            if [ "$kf_rc" -eq 0 ]; then
+                kf_file nixos-eval "$kf_out"
+            else
+                { [ "$kf_rc" -eq 124 ] && echo "nix-instantiate did not finish in 300 s"; tail -n 20 "$kf_err"; } >"$kf_out"
+                kf_file nixos-eval-error "$kf_out"
+            fi
+            rm -f "$kf_out" "$kf_err"
+        fi
+    )
+fi
 echo "@@end-probe"

@@ -218,11 +218,18 @@ impl Inspection for Verify {
     async fn inspect(&self, t: &dyn Transport, host: &Host, ctx: &HostCtx) -> Inspected<Proof> {
         ctx.stage("gathering facts and running Kata's check");
         let extra = scripts::check(&host.desired);
-        let (facts, rest) =
-            match crate::run::pipeline::gather_with(t, &host.desired, &ctx.log, &extra).await {
-                Ok(r) => r,
-                Err(e) => return Inspected::error("", e),
-            };
+        let (facts, rest) = match crate::run::pipeline::gather_with(
+            t,
+            &host.desired,
+            crate::facts::gather::Purpose::Inspect,
+            &ctx.log,
+            &extra,
+        )
+        .await
+        {
+            Ok(r) => r,
+            Err(e) => return Inspected::error("", e),
+        };
         let out = rest;
         let mut proof = Proof::default();
         proof

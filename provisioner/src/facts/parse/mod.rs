@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use super::{
-    ContainerdFacts, DockerFacts, HostFacts, InstalledKata, KvmDevice, OsFamily, OsInfo,
-    SoftwareVersion,
+    ContainerdFacts, DockerFacts, HostFacts, InstalledKata, KvmDevice, NixosEvaluation, NixosFacts,
+    NixosPending, OsFamily, OsInfo, SoftwareVersion,
 };
 use crate::facts::manifest::Manifest;
 use crate::release::Arch;
@@ -121,6 +121,7 @@ fn facts(kv: &BTreeMap<String, String>, blocks: Blocks) -> Result<HostFacts, Par
     facts.kata = blocks.get("kata-marker").and_then(|t| marker(t));
     facts.previous_release = blocks.get("previous-release").and_then(|t| marker(t));
     facts.kata_link = get("kata_link").map(String::from);
+    facts.nixos = nixos(kv, &blocks);
     super::installed::fill(&mut facts, kv, &blocks);
     if let Some(json) = blocks.get("manifest") {
         facts.manifest =
@@ -215,6 +216,59 @@ pub(crate) fn software_version(text: &str) -> Option<SoftwareVersion> {
                 _ => None,
             }
         })
+}
+
+/// The NixOS section of the probe; None on other hosts.
+fn nixos(kv: &BTreeMap<String, String>, blocks: &Blocks) -> Option<NixosFacts> {
+    let present = kv.keys().any(|k| k.starts_with("nixos_"))
+        || blocks.keys().any(|k| k.starts_with("nixos-"));
+    if !present {
+        return None;
+    }
+    let get = |k: &str| {
+        kv.get(k)
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+    };
+    let (evaluation, evaluation_error) = match blocks.get("nixos-eval") {
+        Some(json) => match serde_json::from_str::<NixosEvaluation>(json) {
+            Ok(e) => (Some(e), None),
+            Err(e) => (
+                None,
+                Some(format!("unreadable evaluation result ({e}): {json}")),
+            ),
+        },
+        None => (
+            None,
+            blocks.get("nixos-eval-error").map(|t| t.trim().to_string()),
+        ),
+    };
+    Some(NixosFacts {
+        nix_path: get("nixos_nix_path").unwrap_or_default(),
+        nixos_config: get("nixos_config"),
+        current_system: get("nixos_current"),
+        boot_system: get("nixos_boot"),
+        deployer: get("nixos_deployer"),
+        pending: blocks.get("nixos-pending").and_then(|t| pending(t)),
+        evaluation,
+        evaluation_error,
+    })
+}
+
+/// `system=`, `previous=` and `state=` lines; a record without a system is none.
+fn pending(text: &str) -> Option<NixosPending> {
+    let field = |key: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    Some(NixosPending {
+        system: field("system")?,
+        previous: field("previous").unwrap_or_default(),
+        state: field("state").unwrap_or_else(|| "testing".into()),
+    })
 }
 
 fn marker(text: &str) -> Option<InstalledKata> {

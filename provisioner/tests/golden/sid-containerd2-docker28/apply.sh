@@ -38,6 +38,32 @@ kf_begin() { printf '@@begin %s\n' "$1"; }
 kf_report() { printf '@@step %s %s %s\n' "$1" "$2" "$(kf_oneline "$3" | cut -c1-3000)"; }
 kf_warn() { printf '@@warn %s\n' "$(kf_oneline "$1" | cut -c1-3000)"; }
 
+# NixOS: the NIX_PATH its login shells get from /etc/set-environment (sudo
+# and plain `sh -c` may start without it), so that `<nixpkgs>` and
+# `<nixos-config>` resolve as they do for nixos-rebuild. Only NIX_PATH is
+# taken over, from a subshell.
+kf_nixos_env() {
+    [ -z "${NIX_PATH:-}" ] && [ -r /etc/set-environment ] || return 0
+    # shellcheck source=/dev/null
+    kf_np=$(set +u; . /etc/set-environment >/dev/null 2>&1; printf '%s' "${NIX_PATH:-}")
+    if [ -n "$kf_np" ]; then NIX_PATH=$kf_np; export NIX_PATH; fi
+}
+
+# The warnings in a Nix evaluation's output ($1): lib.warn's `trace:
+# warning:` and Nix's own `warning:`/`evaluation warning:`, each with its
+# continuation lines, colour codes removed; one per line, each once.
+kf_nix_warnings() {
+    kf_esc=$(printf '\033')
+    sed "s/$kf_esc\[[0-9;]*m//g" "$1" 2>/dev/null | awk '
+        /^(trace: )?(evaluation )?warning: / {
+            if (w != "") print w
+            w = $0; sub(/^(trace: )?(evaluation )?warning: /, "", w); next
+        }
+        w != "" && ($0 ~ /^[ \t]*$/ || $0 ~ /^(trace|error|building|these|copying|activating):? /) { print w; w = ""; next }
+        w != "" { w = w " " $0 }
+        END { if (w != "") print w }' | sed 's/[[:space:]][[:space:]]*/ /g; s/ $//' | awk '!seen[$0]++'
+}
+
 # katafleet apply helpers: after the prelude in every script that changes
 # a host.
 set -u

@@ -242,11 +242,22 @@ const NIXOS_CONFIGURATION: &str = r#"{ config, pkgs, ... }:
 }
 "#;
 
+/// The system the NixOS hosts run.
+const NIXOS_SYSTEM: &str =
+    "/nix/store/2k6ymyq1v7qxjk6ia7bk9yxcd7rql1hq-nixos-system-nix-1-25.05.20250920.0147c2f";
+/// What NixOS' channel setup (nix-channel.nix) puts on NIX_PATH.
+const CHANNEL_NIX_PATH: &str = "nixpkgs=/nix/var/nix/profiles/per-user/root/channels/nixos:\
+                                nixos-config=/etc/nixos/configuration.nix:\
+                                /nix/var/nix/profiles/per-user/root/channels";
+
 /// A NixOS 25.05 VM built from /etc/nixos/configuration.nix, with
 /// nixpkgs' containerd 2.0 running and no Docker: the ready Debian
 /// transcript with the OS, tools and daemons swapped for NixOS's. NixOS has
 /// no /etc/containerd/config.toml (the unit passes a store path), and the
-/// dump is left out: the NixOS planner reads neither.
+/// dump is left out: the NixOS planner reads neither. The NixOS section:
+/// the channel NIX_PATH, `<nixos-config>` found, and the evaluation (what
+/// `nix-instantiate --eval` prints, keys sorted) giving the running system,
+/// nixpkgs' kata-runtime 4.2.0, containerd on and Docker off.
 pub fn nixos() -> Transcript {
     ready_vm(Transcript::fixture(BOOKWORM), " kvm kvm_intel vhost vhost_net vhost_vsock")
         .set_file("os-release", NIXOS_RELEASE)
@@ -264,4 +275,41 @@ pub fn nixos() -> Transcript {
         .remove_file("containerd-config")
         .remove_file("containerd-dump")
         .set_file("path:/etc/nixos/configuration.nix", NIXOS_CONFIGURATION)
+        .set("nixos_nix_path", CHANNEL_NIX_PATH)
+        .set("nixos_config", "/etc/nixos/configuration.nix")
+        .set("nixos_current", NIXOS_SYSTEM)
+        .set("nixos_boot", NIXOS_SYSTEM)
+        .set_file(
+            "nixos-eval",
+            &format!(
+                "{{\"containerd\":true,\"docker\":false,\"kata\":\"4.2.0\",\"toplevel\":\"{NIXOS_SYSTEM}\"}}\n"
+            ),
+        )
+}
+
+/// A NixOS host built from a flake with `nixpkgs.lib.nixosSystem`: an
+/// /etc/nixos/flake.nix, and NIX_PATH as nixpkgs-flake.nix sets it (no
+/// `<nixos-config>`, so the probe evaluates nothing). Its configuration.nix
+/// is the one the installer left, which the flake does not use.
+pub fn nixos_flake() -> Transcript {
+    nixos()
+        .set(
+            "nixos_nix_path",
+            "nixpkgs=flake:nixpkgs:/nix/var/nix/profiles/per-user/root/channels",
+        )
+        .set("nixos_config", "")
+        .remove_file("nixos-eval")
+        .set_file(
+            "path:/etc/nixos/flake.nix",
+            r#"{
+  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-25.05";
+  outputs = { nixpkgs, ... }: {
+    nixosConfigurations.nix-1 = nixpkgs.lib.nixosSystem {
+      system = "x86_64-linux";
+      modules = [ ./configuration.nix ];
+    };
+  };
+}
+"#,
+        )
 }

@@ -247,7 +247,11 @@ fn the_probe_is_valid_sh() {
     let inventory =
         katafleet::inventory::load(&tests_dir().join("golden/fresh-bookworm/inventory.toml"))
             .expect("the inventory loads");
-    let probe = katafleet::script::probe::script(&inventory.hosts[0].desired, "");
+    let probe = katafleet::script::probe::script(
+        &inventory.hosts[0].desired,
+        katafleet::script::probe::Purpose::Plan,
+        "",
+    );
     if let Err(problem) = check_shell(&probe, "SC2012") {
         panic!("the facts probe: {problem}");
     }
@@ -359,4 +363,15 @@ fn nixos() {
         .changes
         .iter()
         .all(|c| matches!(c.action, Action::NixosRebuild { .. })));
+}
+
+#[test]
+fn nixos_flake_is_refused_with_the_module_path() {
+    let g = golden("nixos-flake", cases::nixos_flake());
+    let error = g.error.expect("a flake host is refused");
+    assert!(
+        error.contains("is a flake") && error.contains("nixosModules.default"),
+        "{error}"
+    );
+    assert!(g.plan.is_none(), "not even --force plans a flake host");
 }
