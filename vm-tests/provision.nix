@@ -3,11 +3,13 @@
 # A controller holds katafleet (built from this flake), a throwaway SSH key
 # (nixpkgs' snake-oil test key) and an inventory whose Kata release is a
 # local artifact, so nothing is downloaded. The targets are NixOS, so
-# katafleet takes its NixOS path: it writes /etc/nixos/katafleet.nix and
-# /etc/nixos/katafleet-module.nix and runs `nixos-rebuild test`. The test
-# asserts that both targets end up with Kata wired into containerd, and that
-# a second run changes nothing: no file rewritten, no new system. katafleet
-# writes only to hosts whose running system is what
+# katafleet takes its NixOS path: it writes /etc/nixos/katafleet.nix,
+# /etc/nixos/katafleet-module.nix and /etc/nixos/katafleet-defaults.json,
+# builds the system once, activates it with its switch-to-configuration
+# test and, once verified, makes it the boot default. The test asserts that
+# both targets end up with Kata wired into containerd, booting the new
+# system, and that a second run changes nothing: no file rewritten, no new
+# system. katafleet writes only to hosts whose running system is what
 # /etc/nixos/configuration.nix builds, so each target is first switched to
 # its configuration.nix with nixos-rebuild.
 #
@@ -179,8 +181,9 @@ pkgs.testers.runNixOSTest {
           """What a no-op run must leave exactly as it was."""
           return machine.succeed(
               "readlink -f /run/current-system;"
-              " stat -c '%n %Y %s' /etc/nixos/katafleet.nix /etc/nixos/katafleet-module.nix;"
-              " sha256sum /etc/nixos/katafleet.nix /etc/nixos/katafleet-module.nix"
+              " readlink -f /nix/var/nix/profiles/system;"
+              " stat -c '%n %Y %s' /etc/nixos/katafleet.nix /etc/nixos/katafleet-module.nix /etc/nixos/katafleet-defaults.json;"
+              " sha256sum /etc/nixos/katafleet.nix /etc/nixos/katafleet-module.nix /etc/nixos/katafleet-defaults.json"
           )
 
 
@@ -235,7 +238,13 @@ pkgs.testers.runNixOSTest {
               t.succeed("test -f /etc/nixos/katafleet.nix")
               t.succeed("test -f /etc/nixos/katafleet-module.nix")
               t.succeed("nix-instantiate --parse /etc/nixos/katafleet.nix")
-              assert t.succeed("readlink -f /run/current-system") != before[t.name], "no new system"
+              current = t.succeed("readlink -f /run/current-system")
+              assert current != before[t.name], "no new system"
+              # Verified, so the activated system is the boot default too,
+              # and nothing is left pending.
+              assert t.succeed("readlink -f /nix/var/nix/profiles/system") == current, "not the boot default"
+              t.fail("test -e /var/lib/katafleet/txn/nixos")
+              t.succeed("test -f /etc/nixos/katafleet-defaults.json")
               t.wait_for_unit("containerd.service")
 
               dump = containerd_dump(t)

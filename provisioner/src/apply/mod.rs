@@ -1,8 +1,6 @@
 //! Sends a plan to its host as one script over one channel and reads the
 //! per-step results it streams back.
 
-pub use crate::script::nixos::{rollback_script, switch_script};
-
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 
 use crate::facts::{split_probe, HostFacts, ParseError};

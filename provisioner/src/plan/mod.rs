@@ -216,9 +216,20 @@ pub enum Action {
         user: String,
         group: String,
     },
-    /// Write /etc/nixos files, then `nixos-rebuild test`; `switch` follows verification.
-    NixosRebuild {
+    /// NixOS: write the /etc/nixos files, build the system once and activate
+    /// that store path with `switch-to-configuration test`. The activation
+    /// stays pending in the run's transaction: once the controller has
+    /// verified the host it becomes the boot default, otherwise the previous
+    /// system and files come back.
+    NixosActivate {
         files: Vec<FileWrite>,
+    },
+    /// NixOS: settle an activation an earlier run left pending: make it the
+    /// boot default (`switch`), or put the previous system and files back.
+    NixosFinish {
+        switch: bool,
+        system: String,
+        previous: String,
     },
     /// A restart with nothing to write: containerd comes up against a
     /// release that replaced the one it ran with, then its health check.

@@ -117,7 +117,7 @@ impl Run {
         gate: Option<&dyn Gate>,
     ) -> Result<(), HostError> {
         self.stage(&host.name, "gathering facts");
-        let facts = gather(t, &host.desired, Purpose::Plan, log)
+        let mut facts = gather(t, &host.desired, Purpose::Plan, log)
             .await
             .map_err(HostError::Facts)?;
         report.os = facts.os.pretty_name.clone();
@@ -127,19 +127,39 @@ impl Run {
         let options = PlanOptions {
             force: self.options.force || self.mode == Mode::Plan,
         };
-        let plan = self.planner.plan(&facts, &host.desired, options)?;
+        // A NixOS activation an earlier run left pending is settled first (a
+        // plan of its own); then the host is planned afresh, once.
+        let mut settled = None;
+        let plan = loop {
+            let plan = self.planner.plan(&facts, &host.desired, options)?;
+            if self.mode == Mode::Plan || !is_nixos_finish(&plan) {
+                break plan;
+            }
+            if settled.is_some() {
+                return Err(HostError::Activate(
+                    "the pending NixOS activation is still recorded after katafleet settled it"
+                        .into(),
+                ));
+            }
+            let (message, after) = self.settle(t, host, log, &plan).await?;
+            report.warnings.push(format!(
+                "an earlier run left a NixOS activation pending: {message}"
+            ));
+            settled = Some(message);
+            facts = after;
+        };
         // Fixed before anything changes: what a fresh plan is checked against.
         let (check_planner, check_desired) = self.planner.verified_as(&facts, &host.desired);
         log.section(
             "plan",
             &serde_json::to_string_pretty(&plan).unwrap_or_default(),
         );
-        report.warnings = plan.warnings.clone();
-        report.changed = plan.changes.len();
+        report.warnings.extend(plan.warnings.iter().cloned());
+        report.changed = plan.changes.len() + usize::from(settled.is_some());
         report.facts = Some(facts);
         let blockers = plan.readiness.blockers();
         if self.mode == Mode::Plan || plan.is_empty() {
-            report.status = if plan.is_empty() {
+            report.status = if plan.is_empty() && settled.is_none() {
                 HostStatus::Ok
             } else {
                 HostStatus::Changed
@@ -210,29 +230,35 @@ impl Run {
                 .await
                 .map_err(HostError::Facts),
         };
-        let verified = after.and_then(|after| {
+        let nixos = activates_nixos(&plan);
+        let verified = after.and_then(|mut after| {
+            // This run's own NixOS activation is pending until the commit
+            // below; what is judged is the system it activated.
+            if let Some(n) = after.nixos.as_mut() {
+                n.pending = None;
+            }
             let again = check_planner.plan(&after, &check_desired, self.options);
             verify::after_apply(&after, &check_desired, again)
                 .map(|()| after)
                 .map_err(HostError::from)
         });
         report.plan = Some(plan);
-        if let Some(files) = nixos_files(report.plan.as_ref()) {
-            self.finish_nixos(t, log, &files, verified.is_ok())
-                .await
-                .map_err(HostError::Activate)?;
-            report.facts = Some(verified?);
-            report.status = HostStatus::Changed;
-            return Ok(());
-        }
         match verified {
             Ok(after) => {
-                // Verified: the previous state is no longer kept.
-                let (_, message) = self.finish(t, log, script::commit_script()).await;
+                // Verified: the previous state is no longer kept (on NixOS
+                // the activated system becomes the boot default, which must
+                // not fail quietly).
+                let (committed, message) = self.finish(t, log, script::commit_script()).await;
+                report.facts = Some(after);
+                if nixos && !committed {
+                    return Err(HostError::Activate(format!(
+                        "the host is verified and runs the new system, but making it the boot default failed (the activation stays pending, and the next run settles it): {}",
+                        message.unwrap_or_default()
+                    )));
+                }
                 report
                     .warnings
                     .extend(message.map(|m| format!("the run is verified, but {m}")));
-                report.facts = Some(after);
                 report.status = HostStatus::Changed;
                 Ok(())
             }
@@ -283,28 +309,38 @@ impl Run {
         }
     }
 
-    /// NixOS: `switch` once verified, otherwise back to the boot configuration.
-    async fn finish_nixos(
+    /// Applies a plan that settles a pending NixOS activation; what it did,
+    /// and the facts gathered right after it (same round trip).
+    async fn settle(
         &self,
         t: &dyn Transport,
+        host: &Host,
         log: &HostLog,
-        files: &[String],
-        verified: bool,
-    ) -> Result<(), String> {
-        let script = if verified {
-            apply::switch_script()
-        } else {
-            apply::rollback_script(files)
-        };
-        let (events, _) = tokio::sync::mpsc::unbounded_channel();
-        let outcome = apply::run_script(t, script, None, events)
+        plan: &Plan,
+    ) -> Result<(String, HostFacts), HostError> {
+        self.stage(&host.name, "settling a pending NixOS activation");
+        let outcome = self
+            .apply(t, host, plan, None)
             .await
-            .map_err(|e| e.to_string())?;
-        log.section("nixos finish", &outcome.output.stdout);
-        match outcome.failure() {
-            Some((_, message)) => Err(message),
-            None => Ok(()),
+            .map_err(HostError::Activate)?;
+        log.section("settle pending NixOS activation", &outcome.output.stdout);
+        if let Some((_, message)) = outcome.failure() {
+            return Err(HostError::Activate(message));
         }
+        let message = outcome
+            .steps
+            .first()
+            .map(|s| s.message.clone())
+            .unwrap_or_default();
+        let after = match outcome.after_facts() {
+            Some(parsed) => {
+                parsed.map_err(|e| HostError::Facts(format!("facts after settling: {e}")))?
+            }
+            None => gather(t, &host.desired, Purpose::Plan, log)
+                .await
+                .map_err(HostError::Facts)?,
+        };
+        Ok((message, after))
     }
 
     async fn release_for(
@@ -494,10 +530,16 @@ pub(super) fn broke_off_after_swap(plan: &Plan, failed_step: Option<usize>) -> b
     matches!((install, failed_step), (Some(i), Some(step)) if step > i + 1)
 }
 
-/// The /etc/nixos files a plan activates with `nixos-rebuild test`, if any.
-fn nixos_files(plan: Option<&Plan>) -> Option<Vec<String>> {
-    plan?.changes.iter().find_map(|c| match &c.action {
-        Action::NixosRebuild { files } => Some(files.iter().map(|f| f.path.clone()).collect()),
-        _ => None,
-    })
+/// Whether the plan activates a new NixOS system (its commit sets the boot default).
+fn activates_nixos(plan: &Plan) -> bool {
+    plan.changes
+        .iter()
+        .any(|c| matches!(c.action, Action::NixosActivate { .. }))
+}
+
+/// Whether the plan settles a NixOS activation an earlier run left pending.
+fn is_nixos_finish(plan: &Plan) -> bool {
+    plan.changes
+        .iter()
+        .any(|c| matches!(c.action, Action::NixosFinish { .. }))
 }

@@ -11,6 +11,20 @@ use crate::release::Layout;
 
 /// The script for `plan`; `release` is the verified asset when it installs one.
 pub fn render(plan: &Plan, release: Option<&Fetched>, katafleet_version: &str) -> String {
+    // Settling a pending NixOS activation belongs to the transaction that
+    // started it: no new one begins, and the record is that run's.
+    if let [Change {
+        action:
+            Action::NixosFinish {
+                switch,
+                system,
+                previous,
+            },
+        ..
+    }] = plan.changes.as_slice()
+    {
+        return super::nixos::finish_script(*switch, system, previous);
+    }
     let mut s = super::changing_script();
     s.push_str("kf_txn_begin\n");
     for (i, change) in plan.changes.iter().enumerate() {
@@ -136,7 +150,13 @@ fn step(
                 q(&format!("installed kata-containers {version} with dnf")),
             );
         }
-        Action::NixosRebuild { files } => super::nixos::test_step(s, id, files),
+        Action::NixosActivate { files } => super::nixos::activate_step(s, id, files),
+        Action::NixosFinish { .. } => {
+            let _ = writeln!(
+                s,
+                "kf_report {id} failed 'a pending NixOS activation is settled by a plan of its own'; exit 1"
+            );
+        }
         Action::AddToGroup { user, group } => {
             let _ = writeln!(
                 s,

@@ -264,10 +264,17 @@ fn apply_steps_keep_hostile_users_paths_and_versions_inert() {
             ),
             (
                 "NixOS files",
-                Action::NixosRebuild {
+                Action::NixosActivate {
                     files: vec![file.clone()],
                 },
                 BTreeMap::new(),
+            ),
+            (
+                "NixOS files, the activation failing",
+                Action::NixosActivate {
+                    files: vec![file.clone()],
+                },
+                BTreeMap::from([("kf_nixos_activate", 1)]),
             ),
         ];
         for (what, action, rc) in cases {
@@ -276,12 +283,20 @@ fn apply_steps_keep_hostile_users_paths_and_versions_inert() {
     }
 }
 
+/// The store paths of a pending NixOS activation come from the host's own
+/// record (/var/lib/katafleet/txn/nixos).
 #[test]
-fn nixos_rollback_keeps_hostile_paths_inert() {
+fn settling_a_pending_nixos_activation_keeps_hostile_paths_inert() {
     for v in HOSTILE {
-        let script = super::nixos::rollback_script(&[format!("/etc/nixos/{v}")]);
-        let body = script.strip_prefix(&super::changing_script()).unwrap();
-        assert_inert("rollback", body, &BTreeMap::new());
+        for switch in [true, false] {
+            let script = super::nixos::finish_script(
+                switch,
+                &format!("/nix/store/{v}"),
+                &format!("/nix/store/{v}-previous"),
+            );
+            let body = script.strip_prefix(&super::changing_script()).unwrap();
+            assert_inert("settling", body, &BTreeMap::new());
+        }
     }
 }
 

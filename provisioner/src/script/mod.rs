@@ -31,16 +31,20 @@ pub fn changing_script() -> String {
     with_prelude(include_str!("apply.sh"))
 }
 
-/// After the controller verified the host: the run's transaction goes.
+/// After the controller verified the host: the run's transaction goes (on
+/// NixOS, once the activated system is the boot default).
 pub fn commit_script() -> String {
-    format!("{}kf_begin 1\nkf_txn_commit\nkf_report 1 ok 'verified; the previous state is no longer kept'\n", changing_script())
+    format!(
+        "{}kf_begin 1\nif ! kf_out=$(kf_txn_commit 2>&1); then kf_report 1 failed \"$kf_out\"; exit 1; fi\nkf_report 1 ok 'verified; the previous state is no longer kept'\n",
+        changing_script()
+    )
 }
 
 /// After verification failed (or an upgrade broke off): everything the run
 /// changed goes back, and a daemon the new release kept down starts again.
 pub fn revert_script() -> String {
     format!(
-        "{}kf_begin 1\nkf_restarted=$(cat \"$KF_TXN/services\" 2>/dev/null)\nif ! kf_out=$(kf_txn_revert 2>&1); then kf_report 1 failed \"putting the previous state back failed: $kf_out\"; exit 1; fi\n{START_AGAIN}# shellcheck disable=SC2086 # one unit name per line\nif ! kf_out=$(kf_start_again $kf_restarted); then kf_report 1 failed \"the previous state is back, but $kf_out\"; exit 1; fi\nkf_report 1 changed 'put back every file, the release tree and the record as they were before this run'\n",
+        "{}kf_begin 1\nkf_restarted=$(cat \"$KF_TXN/services\" 2>/dev/null)\nif ! kf_out=$(kf_txn_revert 2>&1); then kf_report 1 failed \"putting the previous state back failed: $kf_out\"; exit 1; fi\n{START_AGAIN}# shellcheck disable=SC2086 # one unit name per line\nif ! kf_out=$(kf_start_again $kf_restarted); then kf_report 1 failed \"the previous state is back, but $kf_out\"; exit 1; fi\nkf_report 1 changed 'put back every file, the release tree (or NixOS system) and the record as they were before this run'\n",
         changing_script()
     )
 }

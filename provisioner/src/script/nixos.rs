@@ -1,6 +1,14 @@
-//! NixOS activation in two steps: `nixos-rebuild test` with the new files,
-//! then, once the controller has verified the host, `switch` to make it the
-//! boot default, or a rollback to the boot profile when verification failed.
+//! NixOS activation, done once and exactly: the apply step writes the files,
+//! builds the system from them once (`nix-instantiate '<nixpkgs/nixos>' -A
+//! system` with the host's NIX_PATH, then `nix-store --realise`), records the
+//! store path and the previous `/run/current-system` in the run's
+//! transaction (`$KF_TXN/nixos`), and activates exactly that path with its
+//! `switch-to-configuration test`. The controller then verifies the host and
+//! commits (`nix-env --set` of the system profile, the path's
+//! `switch-to-configuration boot`) or reverts (the previous system's own
+//! `switch-to-configuration test`, the files back): `kf_txn_commit` and
+//! `kf_txn_revert` in apply.sh. A record a run leaves behind is what the
+//! probe reports as pending, and [`finish_script`] settles it.
 
 use std::fmt::Write as _;
 
@@ -8,22 +16,13 @@ use super::quote as q;
 use super::write_cmds;
 use crate::plan::FileWrite;
 
-/// Where the files' previous versions wait for a possible rollback.
-const PREVIOUS: &str = "/var/lib/katafleet/nixos-previous";
-/// The system the host boots into: `nixos-rebuild test` does not change it.
-const BOOT_PROFILE: &str = "/nix/var/nix/profiles/system/bin/switch-to-configuration";
-
-/// Step `id`: save, write, `nixos-rebuild test`; on failure restore and reactivate.
-pub fn test_step(s: &mut String, id: usize, files: &[FileWrite]) {
+/// Step `id`: save, write, build once, `switch-to-configuration test`; a
+/// failure puts the files (and, once activated, the previous system) back.
+pub fn activate_step(s: &mut String, id: usize, files: &[FileWrite]) {
     let paths: Vec<String> = files.iter().map(|f| q(&f.path)).collect();
     let paths = paths.join(" ");
-    let _ = writeln!(s, "rm -rf {PREVIOUS} && mkdir -p {PREVIOUS}");
     for f in files {
-        let p = q(&f.path);
-        let _ = writeln!(
-            s,
-            "kf_keep {p}; if [ -e {p} ]; then mkdir -p \"$(dirname {PREVIOUS}{p})\" && cp -p {p} {PREVIOUS}{p}; else mkdir -p \"$(dirname {PREVIOUS}{p})\" && : >{PREVIOUS}{p}.absent; fi"
-        );
+        let _ = writeln!(s, "kf_keep {}", q(&f.path));
     }
     let writes: Vec<String> = files.iter().map(write_cmds).collect();
     let _ = writeln!(
@@ -31,35 +30,32 @@ pub fn test_step(s: &mut String, id: usize, files: &[FileWrite]) {
         "if ! {{ {}; }}; then kf_revert {paths}; kf_report {id} failed 'cannot write the NixOS configuration; nothing changed'; exit 1; fi",
         writes.join(" && ")
     );
+    let _ = writeln!(s, "kf_nixos_activate {id} {paths} || exit 1");
+}
+
+/// Settles the activation an earlier run left pending: `switch` makes it the
+/// boot default, otherwise the previous system and files come back.
+pub fn finish_script(switch: bool, system: &str, previous: &str) -> String {
+    let mut s = super::changing_script();
     let _ = writeln!(
         s,
-        "if ! nixos-rebuild test >\"$KF_RUN/rebuild.log\" 2>&1; then kf_revert {paths}; {BOOT_PROFILE} test >/dev/null 2>&1; \
-         kf_report {id} failed \"nixos-rebuild test failed, so the previous files and system are back: $(tail -n 15 \"$KF_RUN/rebuild.log\")\"; exit 1; fi\n\
-         kf_report {id} changed 'activated with nixos-rebuild test (switch follows verification)'"
+        "kf_begin 1\n\
+         kf_sys={}; kf_prev={}\n\
+         if [ \"$(kf_nixos_get system)\" != \"$kf_sys\" ]; then kf_report 1 failed \"the pending activation of $kf_sys is no longer recorded in $KF_TXN/nixos; nothing was changed\"; exit 1; fi",
+        q(system),
+        q(previous),
     );
-}
-
-/// After verification passed: make the tested configuration the boot default.
-pub fn switch_script() -> String {
-    format!(
-        "{}\nkf_begin 1\nif ! kf_out=$(nixos-rebuild switch 2>&1); then kf_report 1 failed \"nixos-rebuild switch failed: $(printf '%s' \"$kf_out\" | tail -n 15)\"; exit 1; fi\nrm -rf {PREVIOUS}\nkf_report 1 changed 'nixos-rebuild switch'\n",
-        super::changing_script()
-    )
-}
-
-/// After verification failed: put the files back and reactivate the boot profile.
-pub fn rollback_script(files: &[String]) -> String {
-    let mut s = format!("{}\nkf_begin 1\n", super::changing_script());
-    for f in files {
-        let p = q(f);
-        let _ = writeln!(
-            s,
-            "if [ -e {PREVIOUS}{p}.absent ]; then rm -f {p}; elif [ -e {PREVIOUS}{p} ]; then cp -p {PREVIOUS}{p} {p}; fi"
+    if switch {
+        s.push_str(
+            "if ! kf_out=$(kf_txn_commit 2>&1); then kf_report 1 failed \"finishing the pending activation of $kf_sys failed: $kf_out\"; exit 1; fi\n\
+             kf_report 1 changed \"finished the pending activation: $kf_sys is the boot default now\"\n",
+        );
+    } else {
+        s.push_str(
+            "if ! kf_out=$(kf_txn_revert 2>&1); then kf_report 1 failed \"rolling the pending activation of $kf_sys back to $kf_prev failed: $kf_out\"; exit 1; fi\n\
+             kf_report 1 changed \"rolled the pending activation of $kf_sys back: $kf_out\"\n",
         );
     }
-    let _ = writeln!(
-        s,
-        "{BOOT_PROFILE} test >/dev/null 2>&1; rm -rf {PREVIOUS}\nkf_report 1 changed 'rolled back to the boot configuration'"
-    );
+    s.push_str("exit 0\n");
     s
 }

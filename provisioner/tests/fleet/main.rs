@@ -9,6 +9,7 @@ mod common;
 mod check;
 mod debug;
 mod hostile;
+mod nixos;
 mod provision;
 mod rollout;
 mod runtimes;

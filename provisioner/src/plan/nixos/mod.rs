@@ -1,7 +1,9 @@
 //! NixOS hosts are configured declaratively: katafleet writes its NixOS
-//! module, the module's data and a settings file into /etc/nixos and lets
-//! `nixos-rebuild` do the rest. Nothing is installed into /opt; Kata comes
-//! from the host's nixpkgs.
+//! module, the module's data and a settings file into /etc/nixos, builds the
+//! system once, activates exactly that store path with
+//! `switch-to-configuration test`, and makes it the boot default only once
+//! the controller has verified the host (script/nixos.rs, script/apply.sh).
+//! Nothing is installed into /opt; Kata comes from the host's nixpkgs.
 //!
 //! katafleet writes only to hosts whose running system is what
 //! /etc/nixos/configuration.nix builds. Anything else (a flake, colmena,
@@ -23,7 +25,7 @@
 //!   changes nobody has applied yet, which katafleet would otherwise activate.
 
 use super::{Action, Change, Plan, PlanError};
-use crate::facts::{HostFacts, NixosEvaluation, NixosFacts};
+use crate::facts::{HostFacts, NixosEvaluation, NixosFacts, NixosPending};
 use crate::inventory::Desired;
 use crate::plan::{kata_defaults, templates};
 use crate::release::{Runtime, Version};
@@ -34,6 +36,8 @@ pub const MODULE: &str = "/etc/nixos/katafleet-module.nix";
 pub const DEFAULTS: &str = "/etc/nixos/katafleet-defaults.json";
 pub const CONFIGURATION: &str = "/etc/nixos/configuration.nix";
 pub const FLAKE: &str = "/etc/nixos/flake.nix";
+/// Where an activation waits for the controller (the run's transaction).
+pub const PENDING: &str = "/var/lib/katafleet/txn/nixos";
 
 /// The NixOS module from katafleet's flake, written verbatim to hosts.
 const MODULE_TEXT: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../nix/module.nix"));
@@ -52,6 +56,9 @@ struct Wiring {
 pub(super) fn plan(plan: &mut Plan, facts: &HostFacts, desired: &Desired) -> Result<(), PlanError> {
     let nixos = facts.nixos.clone().unwrap_or_default();
     not_managed_elsewhere(facts, &nixos)?;
+    if let Some(pending) = &nixos.pending {
+        return finish(plan, facts, &nixos, pending);
+    }
     let evaluation = built_from_configuration(&nixos)?;
     let Some(configuration) = facts.file(CONFIGURATION) else {
         return Err(PlanError::NixOs(format!(
@@ -94,8 +101,10 @@ pub(super) fn plan(plan: &mut Plan, facts: &HostFacts, desired: &Desired) -> Res
         .map(|f| super::unified_diff(&f.path, facts.file(&f.path).unwrap_or(""), &f.content))
         .collect();
     plan.push(Change {
-        action: Action::NixosRebuild { files },
-        reason: "write the Kata NixOS configuration and activate it with nixos-rebuild test".into(),
+        action: Action::NixosActivate { files },
+        reason: "write the Kata NixOS configuration, build the system from it once and activate that store path \
+                 with switch-to-configuration test (it becomes the boot default once the host is verified)"
+            .into(),
         diff: Some(diff),
     });
     Ok(())
@@ -283,6 +292,93 @@ fn wiring(
         containerd: desired.containerd,
         docker,
     })
+}
+
+/// An activation an earlier run left pending: the controller never decided.
+/// Decide now, from what the host shows: switch to it when it runs and
+/// verifies (as `verify::after_apply` checks a fresh activation), otherwise
+/// put the previous system and files back.
+fn finish(
+    plan: &mut Plan,
+    facts: &HostFacts,
+    nixos: &NixosFacts,
+    pending: &NixosPending,
+) -> Result<(), PlanError> {
+    let current = nixos.current_system.as_deref().unwrap_or("(none)");
+    let record = format!(
+        "an earlier katafleet run built and activated {} ({}) but never made it the boot default",
+        pending.system,
+        if pending.state == "tested" {
+            "switch-to-configuration test succeeded"
+        } else {
+            "it was interrupted while switch-to-configuration test ran"
+        }
+    );
+    let (switch, reason) = if current == pending.system {
+        match verifies(facts) {
+            Ok(()) => (
+                true,
+                format!("{record}; it runs and verifies now: make it the boot default (nix-env --set, switch-to-configuration boot)"),
+            ),
+            Err(problem) => (
+                false,
+                format!(
+                    "{record}; it runs, but {problem}: roll back to {} (its switch-to-configuration test) and put the previous files back",
+                    pending.previous
+                ),
+            ),
+        }
+    } else if current == pending.previous {
+        (
+            false,
+            format!(
+                "{record}; the host runs the previous system {current} again (it rebooted, or someone reactivated it): \
+                 put the previous files back and reactivate {current}"
+            ),
+        )
+    } else {
+        return Err(PlanError::NixOs(format!(
+            "{record}, and the host now runs {current}, neither that system nor the one before ({}); katafleet will \
+             not guess which should stay: check the host, then remove {PENDING} to drop the record (the files \
+             katafleet wrote stay as they are)",
+            pending.previous
+        )));
+    };
+    plan.push(Change {
+        action: Action::NixosFinish {
+            switch,
+            system: pending.system.clone(),
+            previous: pending.previous.clone(),
+        },
+        reason,
+        diff: None,
+    });
+    Ok(())
+}
+
+/// What `verify::after_apply` checks of a fresh activation, for the one a run left.
+fn verifies(facts: &HostFacts) -> Result<(), String> {
+    let handlers = &facts.manifest.containerd_handlers;
+    if handlers.is_empty() {
+        return Ok(());
+    }
+    let Some(containerd) = &facts.containerd else {
+        return Err("containerd, which should hold its Kata handlers, is not on this host".into());
+    };
+    if containerd.cri_plugin.as_deref() == Some("error") {
+        return Err("containerd's CRI plugin failed to load (`ctr plugins ls` says error)".into());
+    }
+    if let Some(dump) = &containerd.dump {
+        if let Some(missing) = handlers
+            .iter()
+            .find(|h| !super::effective_has_runtime(dump, h))
+        {
+            return Err(format!(
+                "containerd's effective config (`containerd config dump`) has no runtime `{missing}`"
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

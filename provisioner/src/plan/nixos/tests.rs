@@ -73,7 +73,7 @@ fn err(facts: &HostFacts, desired: &Desired) -> String {
 }
 
 fn files(p: &Plan) -> &[crate::plan::FileWrite] {
-    let Action::NixosRebuild { files } = &p.changes[0].action else {
+    let Action::NixosActivate { files } = &p.changes[0].action else {
         panic!("{:?}", p.changes)
     };
     files
@@ -288,4 +288,75 @@ fn refuses_unimported_settings_with_the_fix() {
     let e = err(&nixos(Some("{ imports = [ ]; }")), &Desired::sample());
     assert!(e.contains("does not import ./katafleet.nix"), "{e}");
     assert!(err(&nixos(None), &Desired::sample()).contains("does not exist"));
+}
+
+fn pending(current: &str, dump: Option<&str>) -> HostFacts {
+    let mut f = with_nixos(host(), |n| {
+        n.current_system = Some(current.into());
+        n.pending = Some(NixosPending {
+            system: NEW.into(),
+            previous: SYSTEM.into(),
+            state: "tested".into(),
+        });
+    });
+    f.manifest.containerd_handlers = vec!["kata".into(), "kata-qemu".into()];
+    f.containerd.as_mut().unwrap().dump = dump.map(String::from);
+    f
+}
+
+const DUMP: &str =
+    "version = 3\n[plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.kata]\n\
+                    [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.kata-qemu]\n";
+
+fn finish_of(p: &Plan) -> (bool, &str) {
+    let [Change {
+        action: Action::NixosFinish { switch, system, .. },
+        ..
+    }] = p.changes.as_slice()
+    else {
+        panic!("{:?}", p.changes)
+    };
+    (*switch, system.as_str())
+}
+
+#[test]
+fn a_pending_activation_that_verifies_is_switched_to() {
+    let p = run(&pending(NEW, Some(DUMP))).unwrap();
+    assert_eq!(finish_of(&p), (true, NEW));
+    assert!(p.changes[0].reason.contains("make it the boot default"));
+}
+
+#[test]
+fn a_pending_activation_that_fails_verification_is_rolled_back() {
+    let dump = DUMP.replace("kata-qemu", "kata-clh");
+    let p = run(&pending(NEW, Some(&dump))).unwrap();
+    assert_eq!(finish_of(&p), (false, NEW));
+    assert!(
+        p.changes[0].reason.contains("has no runtime `kata-qemu`")
+            && p.changes[0]
+                .reason
+                .contains(&format!("roll back to {SYSTEM}")),
+        "{}",
+        p.changes[0].reason
+    );
+    let mut broken = pending(NEW, Some(DUMP));
+    broken.containerd.as_mut().unwrap().cri_plugin = Some("error".into());
+    assert!(!finish_of(&run(&broken).unwrap()).0);
+}
+
+#[test]
+fn a_pending_activation_the_host_no_longer_runs_is_rolled_back() {
+    let p = run(&pending(SYSTEM, Some(DUMP))).unwrap();
+    assert_eq!(finish_of(&p), (false, NEW));
+    assert!(p.changes[0].reason.contains("runs the previous system"));
+    let e = err(&pending("/nix/store/cccc-other", None), &Desired::sample());
+    assert!(e.contains("will not guess") && e.contains(PENDING), "{e}");
+}
+
+/// The record is this host's own: a flake host has none to finish.
+#[test]
+fn hosts_built_elsewhere_are_refused_before_anything_pending() {
+    let mut f = pending(NEW, Some(DUMP));
+    f.files.insert(FLAKE.into(), "{ }".into());
+    assert!(err(&f, &Desired::sample()).contains("is a flake"));
 }

@@ -242,9 +242,11 @@ const NIXOS_CONFIGURATION: &str = r#"{ config, pkgs, ... }:
 }
 "#;
 
-/// The system the NixOS hosts run.
-const NIXOS_SYSTEM: &str =
+/// The system the NixOS hosts run, and the one katafleet's activation built.
+pub const NIXOS_SYSTEM: &str =
     "/nix/store/2k6ymyq1v7qxjk6ia7bk9yxcd7rql1hq-nixos-system-nix-1-25.05.20250920.0147c2f";
+pub const NIXOS_TESTED: &str =
+    "/nix/store/w4l6ibd5d0pnkxqvh4ra3xvz3ai1cyn9-nixos-system-nix-1-25.05.20250920.0147c2f";
 /// What NixOS' channel setup (nix-channel.nix) puts on NIX_PATH.
 const CHANNEL_NIX_PATH: &str = "nixpkgs=/nix/var/nix/profiles/per-user/root/channels/nixos:\
                                 nixos-config=/etc/nixos/configuration.nix:\
@@ -312,4 +314,55 @@ pub fn nixos_flake() -> Transcript {
 }
 "#,
         )
+}
+
+/// The `nixos` host after a katafleet run that built and activated its
+/// system (`switch-to-configuration test` succeeded) and was cut off before
+/// the controller committed: the files and the record are what that run's
+/// plan wrote (katafleet's own planner on `nixos()` with this case's
+/// inventory), the record in /var/lib/katafleet/txn/nixos says "tested",
+/// the host runs the tested system, and containerd's effective config (the
+/// dump of the running daemon) has both handlers.
+pub fn nixos_pending() -> Transcript {
+    let base = nixos();
+    let facts = katafleet::facts::parse(&base.render()).expect("the nixos transcript parses");
+    let inventory =
+        katafleet::inventory::load(&super::tests_dir().join("golden/nixos-pending/inventory.toml"))
+            .expect("the nixos-pending inventory");
+    let plan = katafleet::plan::plan(
+        &facts,
+        &inventory.hosts[0].desired,
+        katafleet::plan::PlanOptions { force: false },
+    )
+    .expect("the interrupted run's plan");
+    let files = plan
+        .changes
+        .iter()
+        .find_map(|c| match &c.action {
+            katafleet::plan::Action::NixosActivate { files } => Some(files.clone()),
+            _ => None,
+        })
+        .expect("that plan activates a NixOS system");
+    let mut t = base
+        .set("nixos_current", NIXOS_TESTED)
+        .set_file(
+            "containerd-dump",
+            "version = 3\n\n[plugins]\n  [plugins.'io.containerd.cri.v1.runtime']\n\
+             [plugins.'io.containerd.cri.v1.runtime'.containerd]\n  default_runtime_name = 'runc'\n\
+             [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.kata]\n  runtime_type = 'io.containerd.kata.v2'\n\
+             [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.kata-qemu]\n  runtime_type = 'io.containerd.kata.v2'\n\
+             [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]\n  runtime_type = 'io.containerd.runc.v2'\n",
+        )
+        .set_file("manifest", &plan.manifest.to_json())
+        .set_file(
+            "nixos-pending",
+            &format!("system={NIXOS_TESTED}\nprevious={NIXOS_SYSTEM}\nstate=tested\n"),
+        );
+    for f in &files {
+        t = t.set_file(&format!("path:{}", f.path), &f.content).set(
+            &format!("digest:{}", f.path),
+            &hex::encode(sha2::Sha256::digest(f.content.as_bytes())),
+        );
+    }
+    t
 }

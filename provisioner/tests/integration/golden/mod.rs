@@ -362,7 +362,7 @@ fn nixos() {
     assert!(plan
         .changes
         .iter()
-        .all(|c| matches!(c.action, Action::NixosRebuild { .. })));
+        .all(|c| matches!(c.action, Action::NixosActivate { .. })));
 }
 
 #[test]
@@ -374,4 +374,21 @@ fn nixos_flake_is_refused_with_the_module_path() {
         "{error}"
     );
     assert!(g.plan.is_none(), "not even --force plans a flake host");
+}
+
+#[test]
+fn nixos_pending_activation_is_settled_first() {
+    let g = golden("nixos-pending", cases::nixos_pending());
+    let plan = g.plan.expect("a plan");
+    assert!(
+        matches!(
+            plan.changes.as_slice(),
+            [katafleet::plan::Change {
+                action: Action::NixosFinish { switch: true, .. },
+                ..
+            }]
+        ),
+        "{:?}",
+        plan.changes
+    );
 }
