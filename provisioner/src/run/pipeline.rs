@@ -193,13 +193,26 @@ impl Run {
             }
         }
         self.stage(&host.name, "applying");
-        let outcome = self
-            .apply(t, host, &plan, release.as_ref())
-            .await
-            .map_err(|message| HostError::Apply {
-                step: None,
-                message,
-            })?;
+        let outcome = match self.apply(t, host, &plan, release.as_ref()).await {
+            Ok(outcome) => outcome,
+            Err(broken) => {
+                let names: Vec<String> = plan.changes.iter().map(|c| c.reason.clone()).collect();
+                log.section("apply script", &broken.outcome.script);
+                log.section(
+                    "apply stdout (until it broke off)",
+                    &broken.outcome.output.stdout,
+                );
+                log.section(
+                    "apply stderr (until it broke off)",
+                    &broken.outcome.output.stderr,
+                );
+                report.plan = Some(plan);
+                return Err(HostError::Apply {
+                    step: broken.step(),
+                    message: broken.message(&names),
+                });
+            }
+        };
         log.section("apply script", &outcome.script);
         log.section(
             "apply payload",
@@ -305,7 +318,10 @@ impl Run {
                     None => (true, None),
                 }
             }
-            Err(e) => (false, Some(e.to_string())),
+            Err(broken) => {
+                log.section("settle (until it broke off)", &broken.outcome.output.stdout);
+                (false, Some(broken.to_string()))
+            }
         }
     }
 
@@ -319,10 +335,14 @@ impl Run {
         plan: &Plan,
     ) -> Result<(String, HostFacts), HostError> {
         self.stage(&host.name, "settling a pending NixOS activation");
-        let outcome = self
-            .apply(t, host, plan, None)
-            .await
-            .map_err(HostError::Activate)?;
+        let outcome = self.apply(t, host, plan, None).await.map_err(|broken| {
+            log.section(
+                "settle pending NixOS activation (until it broke off)",
+                &broken.outcome.output.stdout,
+            );
+            let names: Vec<String> = plan.changes.iter().map(|c| c.reason.clone()).collect();
+            HostError::Activate(broken.message(&names))
+        })?;
         log.section("settle pending NixOS activation", &outcome.output.stdout);
         if let Some((_, message)) = outcome.failure() {
             return Err(HostError::Activate(message));
@@ -372,7 +392,7 @@ impl Run {
         host: &Host,
         plan: &Plan,
         release: Option<&crate::release::fetch::Fetched>,
-    ) -> Result<apply::ApplyOutcome, String> {
+    ) -> Result<apply::ApplyOutcome, apply::Broken> {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<StepEvent>();
         let names: Vec<String> = plan.changes.iter().map(|c| c.reason.clone()).collect();
         let progress = self.progress.clone();
@@ -395,8 +415,7 @@ impl Run {
             &crate::script::probe::body(&host.desired, Purpose::Plan),
             tx,
         )
-        .await
-        .map_err(|e| e.to_string());
+        .await;
         let _ = relay.await;
         outcome
     }
@@ -471,8 +490,15 @@ pub async fn gather_with(
             Ok((g.facts, g.rest))
         }
         Err(e) => {
-            if let GatherError::Parse { raw, .. } = &e {
-                logged(raw);
+            match &e {
+                GatherError::Parse { raw, .. } => logged(raw),
+                // A deadline or a lost connection: what came until then.
+                GatherError::Transport(t) => {
+                    if let Some(raw) = t.partial() {
+                        log.section("facts (until it broke off)", &raw.stdout);
+                        log.section("facts stderr (until it broke off)", &raw.stderr);
+                    }
+                }
             }
             Err(e.to_string())
         }

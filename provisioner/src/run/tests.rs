@@ -199,9 +199,60 @@ async fn a_hung_step_fails_the_host_with_the_timeout() {
     let reports = provision(connector, &["h1"]).await;
     assert_eq!(
         outcome(&reports[0]),
-        (HostStatus::Failed, some("h1: step timed out after 600 s"))
+        (
+            HostStatus::Failed,
+            some("h1: timed out after 600 s before the first step (waiting for the host's lock, or starting); the host may still be working on it; its own deadline stops it within 30 s")
+        )
     );
     assert_eq!(failed_at(&reports[0]), Some((Stage::Apply, None)));
+}
+
+#[tokio::test]
+async fn a_step_that_hangs_is_named_and_what_it_printed_is_logged() {
+    let partial = "@@begin 1\nstill restarting containerd\n";
+    let connector = ReplayConnector::new().host(
+        "h1",
+        vec![probe(PROVISIONED), Exchange::timeout_after(600, partial)],
+    );
+    let reports = provision_keeping_logs(connector, &["h1"]).await;
+    let (report, log) = &reports[0];
+    let error = report
+        .error
+        .as_ref()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        error.starts_with("h1: timed out after 600 s in step 1 'wire the Kata runtimes")
+            && error.ends_with(
+                "the host may still be working on it; its own deadline stops it within 30 s"
+            ),
+        "{error}"
+    );
+    assert_eq!(failed_at(report), Some((Stage::Apply, Some(1))));
+    assert!(
+        log.contains("===== apply stdout (until it broke off) =====\n@@begin 1\nstill restarting containerd\n"),
+        "what the host streamed before the deadline is in its log:\n{log}"
+    );
+}
+
+/// Like `provision`, also returning each host's log.
+async fn provision_keeping_logs(
+    connector: ReplayConnector,
+    hosts: &[&str],
+) -> Vec<(HostReport, String)> {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let connector = Arc::new(connector);
+    let hosts: Vec<Host> = hosts.iter().map(|h| host(h)).collect();
+    let reports = run(Mode::Provision, &connector, dir.path())
+        .all(hosts)
+        .await;
+    reports
+        .into_iter()
+        .map(|r| {
+            let log = std::fs::read_to_string(&r.log).unwrap_or_default();
+            (r, log)
+        })
+        .collect()
 }
 
 #[tokio::test]

@@ -28,7 +28,11 @@ impl Transport for LocalTransport {
     ) -> Result<ScriptOutput, TransportError> {
         let mut child = Command::new("sh")
             .arg("-c")
-            .arg(bootstrap(script.len(), self.settings.become_))
+            .arg(bootstrap(
+                script.len(),
+                self.settings.become_,
+                self.settings.step_timeout,
+            ))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -84,7 +84,11 @@ impl Transport for SshTransport {
     ) -> Result<ScriptOutput, TransportError> {
         let mut child = self
             .session
-            .raw_command(bootstrap(script.len(), self.settings.become_))
+            .raw_command(bootstrap(
+                script.len(),
+                self.settings.become_,
+                self.settings.step_timeout,
+            ))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
