@@ -35,7 +35,7 @@ pub async fn run(args: RunArgs, mode: Mode) -> anyhow::Result<ExitStatus> {
     .await;
     let kube_ok = match (&inv.kubernetes.kubeconfig, mode) {
         (Some(kubeconfig), Mode::Provision) if inv.kubernetes.runtime_classes => {
-            kubernetes_step(kubeconfig, hosts, &reports)
+            kubernetes_step(kubeconfig, hosts, &reports).await
         }
         _ => true,
     };
@@ -136,9 +136,13 @@ pub(crate) async fn rolled_out(
 
 /// Applies the RuntimeClasses, then labels the nodes whose hosts verified and
 /// can really run Kata. Returns false when kubectl failed.
-fn kubernetes_step(kubeconfig: &std::path::Path, hosts: &[Host], reports: &[HostReport]) -> bool {
+async fn kubernetes_step(
+    kubeconfig: &std::path::Path,
+    hosts: &[Host],
+    reports: &[HostReport],
+) -> bool {
     let mut ok = true;
-    match kubernetes::apply(kubeconfig, &kubernetes::runtime_classes(hosts)) {
+    match kubernetes::apply(kubeconfig, &kubernetes::runtime_classes(hosts)).await {
         Ok(out) => eprint!("kubernetes: {out}"),
         Err(e) => {
             eprintln!("kubernetes: {e}");
@@ -159,7 +163,7 @@ fn kubernetes_step(kubeconfig: &std::path::Path, hosts: &[Host], reports: &[Host
             );
             continue;
         }
-        if let Err(e) = kubernetes::label(kubeconfig, &host.node_name) {
+        if let Err(e) = kubernetes::label(kubeconfig, &host.node_name).await {
             eprintln!("kubernetes: {e}");
             ok = false;
         }
