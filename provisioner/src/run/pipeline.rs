@@ -14,6 +14,7 @@ use crate::plan::{self, Action, Plan, PlanOptions, Planner};
 use crate::release::cache::AssetStore;
 use crate::run::error::HostError;
 use crate::run::fanout::{Fanout, HostCtx, HostJob};
+use crate::run::interrupt::{Interrupt, BEFORE_CHANGES};
 use crate::run::log::{HostLog, RunLog};
 use crate::run::progress::{self, Event};
 use crate::script::{self, wire::Output};
@@ -73,6 +74,9 @@ pub struct Run {
     pub progress: progress::Sender,
     /// How each host is reached (`transport::Direct` but in tests).
     pub connector: Arc<dyn Connector>,
+    /// Raised by Ctrl-C or SIGTERM: no host starts, and no host gets its
+    /// changes, once it is; a host whose changes are in flight finishes.
+    pub interrupt: Interrupt,
 }
 
 impl Run {
@@ -83,6 +87,7 @@ impl Run {
             log: self.log.clone(),
             progress: self.progress.clone(),
             connector: self.connector.clone(),
+            interrupt: self.interrupt.clone(),
         };
         fanout.each(self, hosts).await
     }
@@ -100,9 +105,11 @@ impl Run {
             .with_transport(t, host, &ctx.log, &mut report, gate)
             .await
         {
-            if report.status != HostStatus::RolledBack {
-                report.status = HostStatus::Failed;
-            }
+            report.status = match (&error, report.status) {
+                (HostError::Interrupted(_), _) => HostStatus::Skipped,
+                (_, HostStatus::RolledBack) => HostStatus::RolledBack,
+                _ => HostStatus::Failed,
+            };
             report.error = Some(error);
         }
         report
@@ -185,6 +192,12 @@ impl Run {
             .release_for(&plan, &host.desired)
             .await
             .map_err(HostError::Fetch)?;
+        // The last point where an interruption leaves a host untouched; from
+        // here its changes run, and are verified and settled, to the end.
+        if self.interrupt.is_set() {
+            report.plan = Some(plan);
+            return Err(HostError::Interrupted(BEFORE_CHANGES.into()));
+        }
         // The release is in hand (a fetch that fails drains no node).
         if let Some(gate) = gate {
             if let Err(e) = gate.before_changes(host, log).await {
@@ -445,6 +458,12 @@ impl HostJob for Run {
 
     fn crashed(&self, name: &str, error: String) -> HostReport {
         HostReport::failed(name, HostError::Internal(error))
+    }
+
+    fn not_started(&self, host: &Host, ctx: &HostCtx, reason: String) -> HostReport {
+        let mut report = HostReport::new(&host.name, &ctx.log);
+        report.error = Some(HostError::Interrupted(reason));
+        report
     }
 
     fn finish(&self, report: &mut HostReport, elapsed: Duration) -> String {

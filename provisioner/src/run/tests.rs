@@ -12,11 +12,13 @@ use crate::inventory::{Connection, Desired, Host};
 use crate::plan::{Action, PlanOptions, Planner};
 use crate::release::cache::AssetStore;
 use crate::run::error::Stage;
+use crate::run::interrupt::Interrupt;
 use crate::run::log::RunLog;
 use crate::run::pipeline::{HostReport, HostStatus, Mode, Run};
 use crate::run::progress;
 use crate::run::rollout::Rollout;
 use crate::transport::replay::{Exchange, ReplayConnector};
+use crate::transport::{Connector, Payload, ScriptOutput, Transport, TransportError};
 
 pub(crate) const PROVISIONED: &str =
     include_str!("../../tests/fixtures/facts/debian12-nspawn-provisioned.txt");
@@ -86,6 +88,7 @@ fn run(mode: Mode, connector: &Arc<ReplayConnector>, dir: &std::path::Path) -> A
         log: RunLog::create(&dir.join("logs")).expect("a log directory"),
         progress,
         connector: connector.clone(),
+        interrupt: Interrupt::never(),
     })
 }
 
@@ -253,6 +256,108 @@ async fn provision_keeping_logs(
             (r, log)
         })
         .collect()
+}
+
+/// A connector whose sessions raise `interrupt` when they are sent a script
+/// containing `when`, as a Ctrl-C at that moment would.
+struct InterruptWhen {
+    inner: ReplayConnector,
+    when: &'static str,
+    interrupt: Interrupt,
+}
+
+struct Raising {
+    inner: Box<dyn Transport>,
+    when: &'static str,
+    interrupt: Interrupt,
+}
+
+#[async_trait::async_trait]
+impl Connector for InterruptWhen {
+    async fn connect(&self, host: &Host) -> Result<Box<dyn Transport>, TransportError> {
+        Ok(Box::new(Raising {
+            inner: self.inner.connect(host).await?,
+            when: self.when,
+            interrupt: self.interrupt.clone(),
+        }))
+    }
+}
+
+#[async_trait::async_trait]
+impl Transport for Raising {
+    async fn run(
+        &self,
+        script: &str,
+        payload: Option<&Payload>,
+        lines: Option<tokio::sync::mpsc::UnboundedSender<String>>,
+    ) -> Result<ScriptOutput, TransportError> {
+        if script.contains(self.when) {
+            self.interrupt.set();
+        }
+        self.inner.run(script, payload, lines).await
+    }
+
+    async fn close(self: Box<Self>) {
+        self.inner.close().await
+    }
+}
+
+/// h1 then h2 (one at a time), interrupted when h1 is sent `when`.
+async fn interrupted(when: &'static str, h1: Vec<Exchange>) -> Vec<HostReport> {
+    let dir = tempfile::tempdir().unwrap();
+    let interrupt = Interrupt::never();
+    let connector = Arc::new(InterruptWhen {
+        inner: ReplayConnector::new()
+            .host("h1", h1)
+            .host("h2", vec![probe(PROVISIONED)]),
+        when,
+        interrupt: interrupt.clone(),
+    });
+    let (progress, _drawing) = progress::start(&[], true);
+    let run = Arc::new(Run {
+        mode: Mode::Provision,
+        planner: Planner::Provision,
+        options: PlanOptions { force: true },
+        parallel: 1,
+        assets: Arc::new(AssetStore::new(dir.path().join("cache"))),
+        log: RunLog::create(&dir.path().join("logs")).unwrap(),
+        progress,
+        connector,
+        interrupt,
+    });
+    run.all(vec![host("h1"), host("h2")]).await
+}
+
+#[tokio::test]
+async fn an_apply_in_flight_when_interrupted_finishes_and_later_hosts_never_start() {
+    let after = format!(
+        "@@begin 1\n@@step 1 changed configured and restarted containerd\n@@after-facts\n{}",
+        converged()
+    );
+    let reports = interrupted("kf_begin 1", vec![probe(PROVISIONED), apply(&after, 0)]).await;
+    let got: Vec<_> = reports.iter().map(outcome).collect();
+    assert_eq!(
+        got,
+        [
+            (HostStatus::Changed, None),
+            (HostStatus::Skipped, some("not started: interrupted")),
+        ]
+    );
+    assert_eq!(failed_at(&reports[1]), Some((Stage::Interrupted, None)));
+}
+
+#[tokio::test]
+async fn a_host_interrupted_after_its_facts_gets_no_changes() {
+    // Only the probe is recorded: an apply script would find no answer.
+    let reports = interrupted("@@katafleet-probe", vec![probe(PROVISIONED)]).await;
+    assert_eq!(
+        outcome(&reports[0]),
+        (
+            HostStatus::Skipped,
+            some("interrupted before any change: the facts were gathered, nothing was applied")
+        )
+    );
+    assert_eq!(reports[1].status, HostStatus::Skipped);
 }
 
 #[tokio::test]

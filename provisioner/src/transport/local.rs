@@ -37,6 +37,9 @@ impl Transport for LocalTransport {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
+            // Its own process group: a Ctrl-C at the terminal lets a step
+            // in flight finish rather than killing it half-way.
+            .process_group(0)
             .spawn()
             .map_err(|e| TransportError::Spawn {
                 host: self.settings.host.clone(),

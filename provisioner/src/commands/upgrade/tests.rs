@@ -14,6 +14,7 @@ use crate::release::cache::AssetStore;
 use crate::release::Version;
 use crate::report::status::HostStatus;
 use crate::run::error::Stage;
+use crate::run::interrupt::Interrupt;
 use crate::run::log::RunLog;
 use crate::run::pipeline::Mode;
 use crate::run::rollout::drive::{drive, RunBatch};
@@ -35,6 +36,7 @@ fn batches(dir: &Path, connector: &Arc<ReplayConnector>, state: Option<Arc<State
         gate: None,
         state,
         quiet: true,
+        interrupt: Interrupt::never(),
     }
 }
 
@@ -130,6 +132,7 @@ async fn resume_goes_on_with_the_hosts_not_done_and_reports_the_rest_skipped() {
         budget: Budget::Percent(0),
     };
     let pauses = Pauses {
+        interrupt: Interrupt::never(),
         pause: Pause::Seconds(0),
         tty: false,
     };
@@ -280,6 +283,7 @@ async fn confirm_without_a_terminal_stops_after_the_first_batch_with_the_reason(
         budget: Budget::Percent(0),
     };
     let pauses = Pauses {
+        interrupt: Interrupt::never(),
         pause: Pause::Confirm,
         tty: false,
     };
