@@ -182,6 +182,15 @@ impl Run {
                     let checked = verify::after_apply(facts, &host.desired, Ok(plan.clone()));
                     report.plan = Some(plan);
                     checked?;
+                    // A run whose controller went away finished on the host
+                    // and left its transaction open: the host as it is now
+                    // verified, so that run is committed.
+                    if facts.txn_open {
+                        let (_, message) = self.finish(t, log, script::commit_script()).await;
+                        report.warnings.extend(message.map(|m| {
+                            format!("the host is verified, but settling the transaction an earlier run left failed: {m}")
+                        }));
+                    }
                     return Ok(());
                 }
             }

@@ -135,6 +135,30 @@ async fn a_converged_host_gets_only_the_probe() {
 }
 
 #[tokio::test]
+async fn a_transaction_left_open_on_a_verified_host_is_committed() {
+    // A run whose controller went away finished on the host: nothing is
+    // left to change, and the next run settles what that run left.
+    let left_open = converged().replace("@@end-probe", "@@kv txn_open yes\n@@end-probe");
+    let commit =
+        Exchange::ok("@@begin 1\n@@step 1 ok verified; the previous state is no longer kept\n")
+            .expecting("kf_txn_commit");
+    let dir = tempfile::tempdir().unwrap();
+    let connector = Arc::new(ReplayConnector::new().host("h1", vec![probe(&left_open), commit]));
+    let reports = run(Mode::Provision, &connector, dir.path())
+        .all(vec![host("h1")])
+        .await;
+    assert_eq!(outcome(&reports[0]), (HostStatus::Ok, None));
+    assert!(
+        !reports[0].warnings.iter().any(|w| w.contains("settling")),
+        "{:?}",
+        reports[0].warnings
+    );
+    let seen = connector.seen("h1");
+    let seen = seen.lock().unwrap();
+    assert_eq!((seen.scripts.len(), seen.unexpected.len()), (2, 0));
+}
+
+#[tokio::test]
 async fn plan_mode_never_sends_the_apply_script() {
     let dir = tempfile::tempdir().unwrap();
     let connector = Arc::new(ReplayConnector::new().host("h1", vec![probe(PROVISIONED)]));
