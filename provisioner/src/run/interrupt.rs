@@ -6,14 +6,21 @@
 //! finish or stop at their own deadline, and SSH masters exit by
 //! themselves once katafleet is gone.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+
+use tokio::sync::watch;
 
 use crate::exit::ExitStatus;
 
 /// Whether the run was asked to stop. Clones share one flag.
-#[derive(Debug, Clone, Default)]
-pub struct Interrupt(Arc<AtomicBool>);
+#[derive(Debug, Clone)]
+pub struct Interrupt(Arc<watch::Sender<bool>>);
+
+impl Default for Interrupt {
+    fn default() -> Self {
+        Self(Arc::new(watch::Sender::new(false)))
+    }
+}
 
 /// Why a host was not started, or got no changes.
 pub const NOT_STARTED: &str = "not started: interrupted";
@@ -62,11 +69,19 @@ impl Interrupt {
     }
 
     pub fn set(&self) {
-        self.0.store(true, Ordering::SeqCst);
+        self.0.send_replace(true);
     }
 
     pub fn is_set(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        *self.0.borrow()
+    }
+
+    /// Resolves once the flag is raised (never, if it never is): for what
+    /// may be abandoned half-way, such as waiting for a download.
+    pub async fn raised(&self) {
+        let mut rx = self.0.subscribe();
+        // Err only when the sender is gone, and self holds it.
+        let _ = rx.wait_for(|set| *set).await;
     }
 
     /// The run's exit status: `Interrupted` when it was, else `otherwise`.
@@ -76,5 +91,30 @@ impl Interrupt {
         } else {
             otherwise
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn waiters_wake_when_the_flag_is_raised() {
+        let flag = Interrupt::never();
+        let waiter = tokio::spawn({
+            let flag = flag.clone();
+            async move { flag.raised().await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished() && !flag.is_set());
+        flag.set();
+        tokio::time::timeout(std::time::Duration::from_secs(5), waiter)
+            .await
+            .expect("woken")
+            .expect("no panic");
+        assert!(flag.is_set());
+        assert_eq!(flag.status(ExitStatus::Ok), ExitStatus::Interrupted);
+        // Raised before anyone waits: resolves at once.
+        flag.raised().await;
     }
 }

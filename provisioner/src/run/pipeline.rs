@@ -197,10 +197,12 @@ impl Run {
             report.plan = Some(plan);
             return Ok(());
         }
-        let release = self
-            .release_for(&plan, &host.desired)
-            .await
-            .map_err(HostError::Fetch)?;
+        // A download is not worth waiting for once the run is interrupted:
+        // nothing has changed on this host yet.
+        let release = tokio::select! {
+            fetched = self.release_for(&plan, &host.desired) => fetched.map_err(HostError::Fetch)?,
+            () = self.interrupt.raised() => None,
+        };
         // The last point where an interruption leaves a host untouched; from
         // here its changes run, and are verified and settled, to the end.
         if self.interrupt.is_set() {

@@ -371,6 +371,45 @@ async fn an_apply_in_flight_when_interrupted_finishes_and_later_hosts_never_star
 }
 
 #[tokio::test]
+async fn an_interrupt_does_not_wait_for_a_release_download() {
+    // A mirror that accepts and does not answer for 5 s (the download's
+    // own deadline would be a minute).
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let url = format!("http://{}/{{asset}}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let held: Vec<_> = listener.incoming().take(1).collect();
+        std::thread::sleep(std::time::Duration::from_secs(5));
+        drop(held);
+    });
+    let fresh = include_str!("../../tests/fixtures/facts/debian12-nspawn.txt");
+    let mut h = host("h1");
+    h.desired.kata.source = url;
+    let dir = tempfile::tempdir().unwrap();
+    let connector = Arc::new(ReplayConnector::new().host("h1", vec![probe(fresh)]));
+    let mut run = run(Mode::Provision, &connector, dir.path());
+    let interrupt = Interrupt::never();
+    Arc::get_mut(&mut run).expect("not shared yet").interrupt = interrupt.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        interrupt.set();
+    });
+    let started = std::time::Instant::now();
+    let reports = run.all(vec![h]).await;
+    assert_eq!(
+        outcome(&reports[0]),
+        (
+            HostStatus::Skipped,
+            some("interrupted before any change: the facts were gathered, nothing was applied")
+        )
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "waited for the download: {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
 async fn a_host_interrupted_after_its_facts_gets_no_changes() {
     // Only the probe is recorded: an apply script would find no answer.
     let reports = interrupted("@@katafleet-probe", vec![probe(PROVISIONED)]).await;

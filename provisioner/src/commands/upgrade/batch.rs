@@ -165,8 +165,10 @@ impl Between for Pauses {
                     done.number + 1,
                     next.join(", ")
                 );
-                tokio::time::sleep(Duration::from_secs(n)).await;
-                Ok(())
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_secs(n)) => Ok(()),
+                    () = self.interrupt.raised() => Err(INTERRUPTED.into()),
+                }
             }
             Pause::Confirm => {
                 if !self.tty {

@@ -308,3 +308,39 @@ async fn confirm_without_a_terminal_stops_after_the_first_batch_with_the_reason(
     );
     assert_eq!(connector.connected(), ["h1"]);
 }
+
+#[tokio::test]
+async fn an_interrupt_during_the_pause_ends_it_and_starts_no_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let connector = Arc::new(ReplayConnector::new().host("h1", vec![probe(&converged())]));
+    let rollout = Rollout {
+        serial: vec![BatchSize::Hosts(1)],
+        budget: Budget::Percent(0),
+    };
+    let interrupt = Interrupt::never();
+    let pauses = Pauses {
+        interrupt: interrupt.clone(),
+        pause: Pause::Seconds(600),
+        tty: false,
+    };
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        interrupt.set();
+    });
+    let started = std::time::Instant::now();
+    let mut b = batches(dir.path(), &connector, None);
+    let (reports, driven) = drive(&rollout, &[host("h1"), host("h2")], 2, &mut b, &pauses).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(reports[0].status, HostStatus::Ok);
+    assert_eq!(reports[1].status, HostStatus::Skipped);
+    let why = driven.stopped.unwrap();
+    assert!(
+        why.contains("interrupted") && why.contains("--resume"),
+        "{why}"
+    );
+    assert_eq!(connector.connected(), ["h1"]);
+}
