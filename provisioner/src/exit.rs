@@ -14,6 +14,8 @@ pub enum ExitStatus {
     Usage,
     /// katafleet itself failed (cannot write its logs, a bug...).
     Internal,
+    /// Ctrl-C or SIGTERM stopped the run before every host was done.
+    Interrupted,
 }
 
 impl ExitStatus {
@@ -23,6 +25,8 @@ impl ExitStatus {
             ExitStatus::HostFailed => 1,
             ExitStatus::Usage => 2,
             ExitStatus::Internal => 3,
+            // 128 + SIGINT, as shells report a process Ctrl-C stopped.
+            ExitStatus::Interrupted => 130,
         }
     }
 
@@ -73,8 +77,9 @@ mod tests {
             ExitStatus::HostFailed,
             ExitStatus::Usage,
             ExitStatus::Internal,
+            ExitStatus::Interrupted,
         ];
-        assert_eq!(all.map(ExitStatus::code), [0, 1, 2, 3]);
+        assert_eq!(all.map(ExitStatus::code), [0, 1, 2, 3, 130]);
         assert_eq!(ExitStatus::hosts(true), ExitStatus::HostFailed);
     }
 

@@ -5,7 +5,13 @@ use katafleet::exit::{render_error, ExitStatus};
 fn main() {
     let cli = katafleet::cli::Cli::parse();
     let status = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime.block_on(katafleet::cli::run(cli)),
+        Ok(runtime) => {
+            let status = runtime.block_on(katafleet::cli::run(cli));
+            // Not waiting for blocking work left behind (a download an
+            // interrupted run gave up on): everything to report is done.
+            runtime.shutdown_background();
+            status
+        }
         Err(e) => Err(anyhow::Error::new(e).context("cannot start the async runtime")),
     }
     .unwrap_or_else(|e| {

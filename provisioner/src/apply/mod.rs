@@ -89,6 +89,57 @@ impl ApplyOutcome {
     }
 }
 
+/// A script that did not finish (its deadline passed, or the connection
+/// broke): the transport's error, and what the host had reported until then.
+#[derive(Debug)]
+pub struct Broken {
+    pub error: TransportError,
+    /// The steps and markers so far; `output` is the partial output.
+    pub outcome: ApplyOutcome,
+}
+
+impl Broken {
+    /// The step that was running: begun, never reported.
+    pub fn step(&self) -> Option<usize> {
+        let begun = self.outcome.markers.iter().rev().find_map(|m| match m {
+            Marker::Begin { step } => Some(*step),
+            _ => None,
+        })?;
+        let reported = self.outcome.steps.iter().any(|s| s.step == begun);
+        (!reported).then_some(begun)
+    }
+
+    /// Where the script was when it broke off, for the operator; `names`
+    /// are the plan's steps (1-based in the text, as in `plan`).
+    pub fn place(&self, names: &[String]) -> String {
+        if let Some(step) = self.step() {
+            return match names.get(step.wrapping_sub(1)) {
+                Some(name) => format!("in step {step} '{name}'"),
+                None => format!("in step {step}"),
+            };
+        }
+        if self.outcome.markers.contains(&Marker::AfterFacts) {
+            return "gathering facts after every step had finished".into();
+        }
+        match self.outcome.steps.last() {
+            Some(last) => format!("after step {}", last.step),
+            None => "before the first step (waiting for the host's lock, or starting)".into(),
+        }
+    }
+
+    /// The error as the operator reads it: where, and whether the host may
+    /// still be at it.
+    pub fn message(&self, names: &[String]) -> String {
+        self.error.during(&self.place(names))
+    }
+}
+
+impl std::fmt::Display for Broken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.message(&[]))
+    }
+}
+
 /// Progress of one step as it happens: (step index, finished result or None when it starts).
 pub type StepEvent = (usize, Option<StepResult>);
 
@@ -97,7 +148,7 @@ pub async fn apply(
     plan: &Plan,
     release: Option<&Fetched>,
     events: UnboundedSender<StepEvent>,
-) -> Result<ApplyOutcome, TransportError> {
+) -> Result<ApplyOutcome, Broken> {
     apply_then_probe(transport, plan, release, "", events).await
 }
 
@@ -109,7 +160,7 @@ pub async fn apply_then_probe(
     release: Option<&Fetched>,
     probe: &str,
     events: UnboundedSender<StepEvent>,
-) -> Result<ApplyOutcome, TransportError> {
+) -> Result<ApplyOutcome, Broken> {
     let mut script = render(plan, release, env!("CARGO_PKG_VERSION"));
     if !probe.is_empty() {
         if let Some(end) = script.rfind("exit 0\n") {
@@ -134,13 +185,14 @@ pub async fn apply_then_probe(
 }
 
 /// Runs a script that speaks the wire protocol and collects its results,
-/// sending step events as they stream in.
+/// sending step events as they stream in. A script that broke off comes
+/// back with what it had reported.
 pub async fn run_script(
     transport: &dyn Transport,
     script: String,
     payload: Option<Payload>,
     events: UnboundedSender<StepEvent>,
-) -> Result<ApplyOutcome, TransportError> {
+) -> Result<ApplyOutcome, Broken> {
     let (tx, mut rx) = unbounded_channel::<String>();
     let forward = async move {
         let mut decoder = Decoder::default();
@@ -170,14 +222,24 @@ pub async fn run_script(
     let streamed = payload.as_ref().map_or(0, |p| p.size);
     let (output, (markers, steps, protocol_error)) =
         tokio::join!(transport.run(&script, payload.as_ref(), Some(tx)), forward);
-    Ok(ApplyOutcome {
+    let mut outcome = ApplyOutcome {
         streamed,
         steps,
         markers,
         protocol_error,
-        output: output?,
+        output: ScriptOutput::default(),
         script,
-    })
+    };
+    match output {
+        Ok(output) => {
+            outcome.output = output;
+            Ok(outcome)
+        }
+        Err(error) => {
+            outcome.output = error.partial().cloned().unwrap_or_default();
+            Err(Broken { error, outcome })
+        }
+    }
 }
 
 fn step_event(marker: &Marker) -> Option<StepEvent> {
@@ -224,6 +286,47 @@ mod tests {
     fn loose_warnings_reach_the_report() {
         let o = outcome("@@warn cannot record what katafleet owns\n");
         assert_eq!(o.warnings(), ["cannot record what katafleet owns"]);
+    }
+
+    fn broken(stdout: &str) -> Broken {
+        Broken {
+            error: TransportError::Timeout {
+                host: "h".into(),
+                secs: 600,
+                partial: ScriptOutput::default(),
+            },
+            outcome: ApplyOutcome {
+                steps: crate::script::wire::parse(stdout)
+                    .unwrap()
+                    .iter()
+                    .filter_map(step_event)
+                    .filter_map(|(_, r)| r)
+                    .collect(),
+                ..outcome(stdout)
+            },
+        }
+    }
+
+    #[test]
+    fn a_script_that_broke_off_names_the_step_it_was_in() {
+        let names = ["install Kata".to_string(), "wire containerd".to_string()];
+        let b = broken("@@begin 1\n@@step 1 changed installed\n@@begin 2\n");
+        assert_eq!(b.step(), Some(2));
+        assert_eq!(
+            b.message(&names),
+            "h: timed out after 600 s in step 2 'wire containerd'; the host may still be working on it; its own deadline stops it within 30 s"
+        );
+        assert_eq!(
+            broken("@@begin 1\n@@step 1 changed x\n").place(&names),
+            "after step 1"
+        );
+        assert_eq!(broken("").step(), None);
+        assert!(broken("")
+            .place(&names)
+            .starts_with("before the first step"));
+        assert!(broken("@@step 1 changed x\n@@after-facts\n")
+            .place(&names)
+            .starts_with("gathering facts after"));
     }
 
     #[test]

@@ -88,7 +88,7 @@ fn result(r: &HostReport, host: &Host, request: Request) -> HostResult<DebugDeta
             HostStatus::Ok | HostStatus::Changed | HostStatus::Upgraded => Verdict::Pass,
             HostStatus::Failed | HostStatus::RolledBack => Verdict::Fail,
             HostStatus::Unreachable => Verdict::Unreachable,
-            HostStatus::Skipped => Verdict::Error,
+            HostStatus::Skipped => Verdict::Skipped,
         },
         error: r.error.as_ref().map(|e| e.to_string()),
         // A plan error (Kata not installed...) leaves no detail to show.

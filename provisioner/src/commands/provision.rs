@@ -33,14 +33,22 @@ pub async fn run(args: RunArgs, mode: Mode) -> anyhow::Result<ExitStatus> {
         args.rollout(),
     )
     .await;
+    // Interrupted: no new step, and the cluster is not told about hosts
+    // that may be half done.
     let kube_ok = match (&inv.kubernetes.kubeconfig, mode) {
+        (Some(_), Mode::Provision) if session.interrupt.is_set() => {
+            eprintln!("kubernetes: skipped: the run was interrupted");
+            true
+        }
         (Some(kubeconfig), Mode::Provision) if inv.kubernetes.runtime_classes => {
-            kubernetes_step(kubeconfig, hosts, &reports)
+            kubernetes_step(kubeconfig, hosts, &reports).await
         }
         _ => true,
     };
     print_reports(&session, &reports, args.hosts.json, mode);
-    Ok(report::exit_status(&reports).max(ExitStatus::hosts(!kube_ok)))
+    Ok(session
+        .interrupt
+        .status(report::exit_status(&reports).max(ExitStatus::hosts(!kube_ok))))
 }
 
 /// The results on stdout: the plans (dry run) and the table, or `--json`.
@@ -102,6 +110,7 @@ pub(super) async fn pipeline(
             crate::transport::Direct,
             session.inventory.handshakes,
         )),
+        interrupt: session.interrupt.clone(),
     });
     let reports = rolled_out(&run, &session.hosts, rollout).await;
     // Dropping the last sender lets the progress display finish.
@@ -136,9 +145,13 @@ pub(crate) async fn rolled_out(
 
 /// Applies the RuntimeClasses, then labels the nodes whose hosts verified and
 /// can really run Kata. Returns false when kubectl failed.
-fn kubernetes_step(kubeconfig: &std::path::Path, hosts: &[Host], reports: &[HostReport]) -> bool {
+async fn kubernetes_step(
+    kubeconfig: &std::path::Path,
+    hosts: &[Host],
+    reports: &[HostReport],
+) -> bool {
     let mut ok = true;
-    match kubernetes::apply(kubeconfig, &kubernetes::runtime_classes(hosts)) {
+    match kubernetes::apply(kubeconfig, &kubernetes::runtime_classes(hosts)).await {
         Ok(out) => eprint!("kubernetes: {out}"),
         Err(e) => {
             eprintln!("kubernetes: {e}");
@@ -159,7 +172,7 @@ fn kubernetes_step(kubeconfig: &std::path::Path, hosts: &[Host], reports: &[Host
             );
             continue;
         }
-        if let Err(e) = kubernetes::label(kubeconfig, &host.node_name) {
+        if let Err(e) = kubernetes::label(kubeconfig, &host.node_name).await {
             eprintln!("kubernetes: {e}");
             ok = false;
         }

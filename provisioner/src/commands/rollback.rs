@@ -27,5 +27,5 @@ pub async fn run(opts: Opts) -> anyhow::Result<ExitStatus> {
     let (mode, reports) =
         super::provision::run_planner(&session, Planner::Rollback, opts.dry_run).await;
     super::provision::print_reports(&session, &reports, opts.hosts.json, mode);
-    Ok(report::exit_status(&reports))
+    Ok(session.interrupt.status(report::exit_status(&reports)))
 }

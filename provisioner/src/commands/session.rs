@@ -1,6 +1,7 @@
 //! What every host command does around its own work: read the inventory,
-//! pick the hosts, open the run's log directory, run the job on every host
-//! through the fan-out with progress on stderr.
+//! pick the hosts, open the run's log directory, listen for Ctrl-C and
+//! SIGTERM, run the job on every host through the fan-out with progress on
+//! stderr.
 
 use crate::exit::ExitStatus;
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use anyhow::Context;
 use super::args::HostArgs;
 use crate::inventory::{self, Host, Inventory, InventoryError};
 use crate::run::fanout::{Fanout, HostJob};
+use crate::run::interrupt::Interrupt;
 use crate::run::{log as runlog, progress};
 
 /// A loaded inventory, the selected hosts and this run's log directory.
@@ -18,6 +20,8 @@ pub struct Session {
     pub hosts: Vec<Host>,
     pub log: runlog::RunLog,
     pub parallel: usize,
+    /// Raised by the first Ctrl-C or SIGTERM (see `run::interrupt`).
+    pub interrupt: Interrupt,
 }
 
 /// Loads the inventory and selects hosts. A usage or inventory error is
@@ -45,6 +49,7 @@ pub fn open(args: &HostArgs) -> anyhow::Result<Result<Session, ExitStatus>> {
         hosts,
         log,
         parallel,
+        interrupt: Interrupt::on_signals(),
     }))
 }
 
@@ -61,6 +66,7 @@ impl Session {
                 crate::transport::Direct,
                 self.inventory.handshakes,
             )),
+            interrupt: self.interrupt.clone(),
         };
         let reports = fanout.each(Arc::new(job), self.hosts.clone()).await;
         // The last sender goes with the fan-out; then the display can finish.
@@ -71,7 +77,8 @@ impl Session {
 }
 
 /// Prints the results (one JSON document, or `render`'s text and where the
-/// logs are) and returns the exit code: 1 when any host fell short.
+/// logs are) and returns the exit code: 1 when any host fell short, 130
+/// when the run was interrupted.
 pub fn report<D: serde::Serialize>(
     session: &Session,
     results: &[crate::run::inspect::HostResult<D>],
@@ -84,5 +91,7 @@ pub fn report<D: serde::Serialize>(
         print!("{}", crate::redact::text(&render(results)));
         eprintln!("logs: {}", session.log.dir.display());
     }
-    crate::run::inspect::exit_status(results)
+    session
+        .interrupt
+        .status(crate::run::inspect::exit_status(results))
 }

@@ -57,6 +57,9 @@ pub struct HostFacts {
     pub managed_digests: BTreeMap<String, Option<String>>,
     /// When katafleet last changed this host, and which version did.
     pub last_provision: Option<LastProvision>,
+    /// A run left its transaction open (its controller went away before it
+    /// could commit or put it back).
+    pub txn_open: bool,
     /// Contents of the extra files asked for; absent files are missing keys.
     pub files: BTreeMap<String, String>,
     /// On NixOS: where the running system comes from, and what katafleet left pending.

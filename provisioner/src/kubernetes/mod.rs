@@ -6,10 +6,11 @@
 pub mod drain;
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
 
 use crate::inventory::Host;
 use crate::release::Hypervisor;
@@ -81,17 +82,39 @@ impl Kubectl {
 
     /// Runs `kubectl --kubeconfig K ARGS`; stopped (killed) after `limit`.
     pub async fn run(&self, args: &[String], limit: Duration) -> Result<String, KubeError> {
-        let child = tokio::process::Command::new(&self.program)
+        self.run_with_input(args, None, limit).await
+    }
+
+    /// Like `run`, with `input` on kubectl's stdin.
+    pub async fn run_with_input(
+        &self,
+        args: &[String],
+        input: Option<&str>,
+        limit: Duration,
+    ) -> Result<String, KubeError> {
+        let mut child = tokio::process::Command::new(&self.program)
             .arg("--kubeconfig")
             .arg(&self.kubeconfig)
             .args(args)
-            .stdin(Stdio::null())
+            .stdin(if input.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
             .map_err(KubeError::Spawn)?;
-        let out = match tokio::time::timeout(limit, child.wait_with_output()).await {
+        let stdin = child.stdin.take();
+        let work = async {
+            if let (Some(mut pipe), Some(text)) = (stdin, input) {
+                pipe.write_all(text.as_bytes()).await?;
+            }
+            child.wait_with_output().await
+        };
+        // On timeout the child is dropped, which kills it.
+        let out = match tokio::time::timeout(limit, work).await {
             Ok(out) => out.map_err(KubeError::Spawn)?,
             Err(_) => {
                 return Err(KubeError::TimedOut {
@@ -111,48 +134,38 @@ impl Kubectl {
     }
 }
 
+/// How long applying the RuntimeClasses or labelling a node may take in
+/// all, and each request to the API server: a cluster that does not answer
+/// never holds up the end of a run.
+const KUBECTL_LIMIT: Duration = Duration::from_secs(120);
+const REQUEST_TIMEOUT: &str = "--request-timeout=30s";
+
 /// `kubectl --kubeconfig K apply -f -` with the manifests on stdin.
-pub fn apply(kubeconfig: &Path, manifests: &str) -> Result<String, KubeError> {
-    kubectl(kubeconfig, &["apply", "-f", "-"], Some(manifests))
+pub async fn apply(kubeconfig: &Path, manifests: &str) -> Result<String, KubeError> {
+    let args = [REQUEST_TIMEOUT, "apply", "-f", "-"].map(String::from);
+    Kubectl::new(kubeconfig)
+        .run_with_input(&args, Some(manifests), KUBECTL_LIMIT)
+        .await
 }
 
 /// Marks a node as able to run Kata pods. The inventory only holds valid
 /// node names; this refuses anything else again, because a name such as
 /// `--all` would label every node in the cluster.
-pub fn label(kubeconfig: &Path, node: &str) -> Result<String, KubeError> {
+pub async fn label(kubeconfig: &Path, node: &str) -> Result<String, KubeError> {
     if let Some(problem) = crate::inventory::values::node_name(node) {
         return Err(KubeError::NotANode(problem));
     }
     let label = format!("{NODE_LABEL}=true");
-    kubectl(
-        kubeconfig,
-        &["label", "node", node, &label, "--overwrite"],
-        None,
-    )
-}
-
-fn kubectl(kubeconfig: &Path, args: &[&str], stdin: Option<&str>) -> Result<String, KubeError> {
-    let mut child = Command::new("kubectl")
-        .arg("--kubeconfig")
-        .arg(kubeconfig)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(KubeError::Spawn)?;
-    if let (Some(mut pipe), Some(input)) = (child.stdin.take(), stdin) {
-        pipe.write_all(input.as_bytes()).map_err(KubeError::Spawn)?;
-    }
-    let out = child.wait_with_output().map_err(KubeError::Spawn)?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(KubeError::Failed {
-            args: args.join(" "),
-            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-        })
-    }
+    let args = [
+        REQUEST_TIMEOUT,
+        "label",
+        "node",
+        node,
+        &label,
+        "--overwrite",
+    ]
+    .map(String::from);
+    Kubectl::new(kubeconfig).run(&args, KUBECTL_LIMIT).await
 }
 
 #[cfg(test)]
@@ -197,12 +210,38 @@ mod tests {
     }
 
     /// Regression: `node_name = "--all"` labelled every node in the cluster.
-    #[test]
-    fn labelling_refuses_what_is_not_a_node_name_before_running_kubectl() {
+    #[tokio::test]
+    async fn labelling_refuses_what_is_not_a_node_name_before_running_kubectl() {
         for node in ["--all", "-l", "a b", "$(id)"] {
-            let e = label(Path::new("/nonexistent/kubeconfig"), node).unwrap_err();
+            let e = label(Path::new("/nonexistent/kubeconfig"), node)
+                .await
+                .unwrap_err();
             assert!(matches!(e, KubeError::NotANode(_)), "{node}: {e}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_kubectl_that_hangs_on_its_input_is_stopped_at_its_deadline() {
+        let dir = tempfile::tempdir().unwrap();
+        let fake = dir.path().join("kubectl");
+        std::fs::write(&fake, "#!/bin/sh\nexec sleep 60\n").unwrap();
+        std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let kubectl = Kubectl {
+            program: fake,
+            kubeconfig: "kubeconfig".into(),
+        };
+        let started = std::time::Instant::now();
+        let args = ["apply", "-f", "-"].map(String::from);
+        let err = kubectl
+            .run_with_input(&args, Some("kind: RuntimeClass\n"), Duration::from_secs(1))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "`kubectl apply -f -` did not finish within 1 s, so it was stopped"
+        );
+        assert!(started.elapsed() < Duration::from_secs(5));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use super::archive::{self, ArchiveContents, ArchiveError};
 use super::checksums::Sha256;
@@ -104,8 +105,103 @@ pub enum FetchError {
 type Get<'a> = &'a dyn Fn(&str) -> Result<Box<dyn Read>, String>;
 
 fn http_get(url: &str) -> Result<Box<dyn Read>, String> {
-    let response = ureq::get(url).call().map_err(|e| e.to_string())?;
-    Ok(Box::new(response.into_body().into_reader()))
+    http_get_within(url, DownloadLimits::default())
+}
+
+/// The deadlines and the size cap of a release download: a server that
+/// does not answer, or stops sending, fails the download instead of
+/// holding up the run; one that sends too much is cut off.
+#[derive(Debug, Clone, Copy)]
+pub struct DownloadLimits {
+    /// DNS, TCP and TLS together.
+    pub connect: Duration,
+    /// Until the response headers have arrived.
+    pub response: Duration,
+    /// Without a single byte arriving.
+    pub read: Duration,
+    /// The largest asset accepted (real ones are about 1 GB).
+    pub max_bytes: u64,
+}
+
+impl Default for DownloadLimits {
+    fn default() -> Self {
+        Self {
+            connect: Duration::from_secs(30),
+            response: Duration::from_secs(60),
+            read: Duration::from_secs(60),
+            max_bytes: 4 << 30,
+        }
+    }
+}
+
+impl DownloadLimits {
+    fn explain(&self, e: ureq::Error) -> String {
+        match e {
+            ureq::Error::Timeout(ureq::Timeout::PerRead) => format!(
+                "no data arrived for {} s; the download was given up",
+                self.read.as_secs()
+            ),
+            ureq::Error::Timeout(what) => format!("timed out ({what} deadline)"),
+            other => other.to_string(),
+        }
+    }
+
+    fn too_large(&self) -> String {
+        format!(
+            "the server sends more than {} bytes, the most katafleet accepts for a release; nothing was kept",
+            self.max_bytes
+        )
+    }
+}
+
+/// The body of `url` within `limits`.
+fn http_get_within(url: &str, limits: DownloadLimits) -> Result<Box<dyn Read>, String> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_connect(Some(limits.connect))
+        .timeout_recv_response(Some(limits.response))
+        .timeout_per_read(Some(limits.read))
+        .build()
+        .into();
+    let response = agent.get(url).call().map_err(|e| limits.explain(e))?;
+    let body = response.into_body();
+    if body.content_length().is_some_and(|n| n > limits.max_bytes) {
+        return Err(limits.too_large());
+    }
+    Ok(Box::new(Capped {
+        inner: body.into_reader(),
+        read: 0,
+        limits,
+    }))
+}
+
+/// A body that errors, instead of handing on a byte, once it would pass the
+/// cap, and says what a ureq error means.
+struct Capped<R> {
+    inner: R,
+    read: u64,
+    limits: DownloadLimits,
+}
+
+impl<R: Read> Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf).map_err(|e| {
+            // ureq's own errors (a timeout...) come wrapped in io::Error.
+            if e.get_ref().is_some_and(|i| i.is::<ureq::Error>()) {
+                let text = e.to_string();
+                match e.into_inner().map(|i| i.downcast::<ureq::Error>()) {
+                    Some(Ok(u)) => io::Error::other(self.limits.explain(*u)),
+                    _ => io::Error::other(text),
+                }
+            } else {
+                e
+            }
+        })?;
+        self.read += n as u64;
+        if self.read > self.limits.max_bytes {
+            return Err(io::Error::other(self.limits.too_large()));
+        }
+        Ok(n)
+    }
 }
 
 /// Fetches (or finds in the cache) the asset from `source_template`.
@@ -243,7 +339,9 @@ pub fn default_cache_dir() -> PathBuf {
 
 #[cfg(test)]
 pub(crate) mod tests {
+    use std::net::TcpListener;
     use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
 
     use super::*;
     use crate::release::{Arch, Runtime, Version};
@@ -342,5 +440,104 @@ pub(crate) mod tests {
         assert!(f.unchanged());
         std::fs::write(&path, release_bytes("evil")).unwrap();
         assert!(!f.unchanged());
+    }
+
+    /// Reads the body of `url` within `limits` into `sink`; the error text.
+    fn download(
+        url: &str,
+        limits: &DownloadLimits,
+        sink: impl FnMut(&[u8]) -> io::Result<()>,
+    ) -> Result<Sha256, String> {
+        let body = http_get_within(url, *limits)?;
+        Sha256::of_reader(body, sink).map_err(|e| e.to_string())
+    }
+
+    /// A one-request HTTP server on loopback: `respond` gets the connection
+    /// once the request headers are read. Returns the URL.
+    fn serve(respond: impl FnOnce(&mut std::net::TcpStream) + Send + 'static) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        let url = format!("http://{}/asset", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            if let Ok((mut conn, _)) = listener.accept() {
+                let mut seen = Vec::new();
+                let mut byte = [0u8; 1];
+                while !seen.ends_with(b"\r\n\r\n") && conn.read(&mut byte).unwrap_or(0) == 1 {
+                    seen.push(byte[0]);
+                }
+                respond(&mut conn);
+            }
+        });
+        url
+    }
+
+    fn limits() -> DownloadLimits {
+        DownloadLimits {
+            connect: Duration::from_secs(2),
+            response: Duration::from_secs(2),
+            read: Duration::from_secs(1),
+            max_bytes: 1000,
+        }
+    }
+
+    #[test]
+    fn a_server_that_stops_sending_fails_the_download_after_the_read_timeout() {
+        let url = serve(|conn| {
+            let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 900\r\n\r\nfirst bytes");
+            std::thread::sleep(Duration::from_secs(10));
+        });
+        let started = std::time::Instant::now();
+        let err = download(&url, &limits(), |_| Ok(())).unwrap_err();
+        assert_eq!(err, "no data arrived for 1 s; the download was given up");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    #[test]
+    fn a_server_that_never_answers_fails_after_the_response_deadline() {
+        let url = serve(|_| std::thread::sleep(Duration::from_secs(10)));
+        let limits = DownloadLimits {
+            response: Duration::from_secs(1),
+            read: Duration::from_secs(5),
+            ..limits()
+        };
+        let err = download(&url, &limits, |_| Ok(())).unwrap_err();
+        assert_eq!(err, "timed out (receive response deadline)");
+    }
+
+    #[test]
+    fn a_release_larger_than_the_cap_is_refused() {
+        let announced = serve(|conn| {
+            let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n");
+        });
+        let err = download(&announced, &limits(), |_| Ok(())).unwrap_err();
+        assert!(err.contains("more than 1000 bytes"), "{err}");
+        // Without a length, the cap still holds while it streams.
+        let streamed = serve(|conn| {
+            let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+            let _ = conn.write_all(&[0u8; 4000]);
+        });
+        let mut kept = 0;
+        let err = download(&streamed, &limits(), |chunk| {
+            kept += chunk.len();
+            Ok(())
+        })
+        .unwrap_err();
+        assert!(err.contains("more than 1000 bytes"), "{err}");
+        assert!(kept <= 1000, "{kept} bytes reached the cache");
+    }
+
+    #[test]
+    fn a_small_release_downloads_with_its_digest() {
+        let url = serve(|conn| {
+            let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc");
+        });
+        let digest = download(&url, &limits(), |_| Ok(())).unwrap();
+        assert_eq!(
+            digest.hex(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 }

@@ -64,6 +64,8 @@ pub enum Verdict {
     Unreachable,
     /// The host answered but could not be judged (e.g. the probe failed).
     Error,
+    /// The run was interrupted before this host was looked at.
+    Skipped,
 }
 
 impl Verdict {
@@ -73,6 +75,7 @@ impl Verdict {
             Verdict::Fail => "fail",
             Verdict::Unreachable => "unreachable",
             Verdict::Error => "error",
+            Verdict::Skipped => "skipped",
         }
     }
 }

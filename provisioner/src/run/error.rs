@@ -21,6 +21,8 @@ pub enum Stage {
     Activate,
     /// A rollout stopped before this host's turn.
     Rollout,
+    /// Ctrl-C or SIGTERM stopped the run before this host was changed.
+    Interrupted,
     /// katafleet itself failed on this host (its task died).
     Internal,
 }
@@ -49,6 +51,9 @@ pub enum HostError {
     Activate(String),
     #[error("{0}")]
     NotAttempted(String),
+    /// The run was interrupted before this host was started or changed.
+    #[error("{0}")]
+    Interrupted(String),
     #[error("{0}")]
     Internal(String),
 }
@@ -71,6 +76,7 @@ impl HostError {
             HostError::Verify(_) => Stage::Verify,
             HostError::Activate(_) => Stage::Activate,
             HostError::NotAttempted(_) => Stage::Rollout,
+            HostError::Interrupted(_) => Stage::Interrupted,
             HostError::Internal(_) => Stage::Internal,
         }
     }

@@ -1,6 +1,7 @@
 //! The one place where commands meet many hosts: one job per host, at most
 //! `parallel` at a time, each over its own connection, with progress events.
 //! A host that cannot be reached, or whose job dies, never stops the others.
+//! Once the run is interrupted, no host starts; those in flight finish.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -10,6 +11,7 @@ use futures::future::join_all;
 use tokio::sync::Semaphore;
 
 use crate::inventory::Host;
+use crate::run::interrupt::{Interrupt, NOT_STARTED};
 use crate::run::log::{HostLog, RunLog};
 use crate::run::progress::{self, Event};
 use crate::transport::{Connector, Transport};
@@ -27,6 +29,9 @@ pub trait HostJob: Send + Sync + 'static {
 
     /// The report for a host whose job panicked or was cancelled.
     fn crashed(&self, name: &str, error: String) -> Self::Report;
+
+    /// The report for a host never started because the run was interrupted.
+    fn not_started(&self, host: &Host, ctx: &HostCtx, reason: String) -> Self::Report;
 
     /// Records how long the host took; returns its one-line outcome for progress.
     fn finish(&self, report: &mut Self::Report, elapsed: Duration) -> String;
@@ -60,6 +65,8 @@ pub struct Fanout {
     pub progress: progress::Sender,
     /// How each host is reached (`transport::Direct` but in tests).
     pub connector: Arc<dyn Connector>,
+    /// Raised by Ctrl-C or SIGTERM: hosts not yet started stay untouched.
+    pub interrupt: Interrupt,
 }
 
 impl Fanout {
@@ -91,8 +98,24 @@ impl Fanout {
             run_dir: self.log.dir.clone(),
             progress: self.progress.clone(),
         };
+        if self.interrupt.is_set() {
+            ctx.log.section("interrupted", NOT_STARTED);
+            let mut report = job.not_started(&host, &ctx, NOT_STARTED.into());
+            let outcome = job.finish(&mut report, Duration::ZERO);
+            let _ = self.progress.send(Event::Done {
+                host: host.name.clone(),
+                outcome,
+            });
+            return report;
+        }
         ctx.stage("connecting");
         let mut report = match self.connector.connect(&host).await {
+            // Interrupted while it connected: nothing was asked of it yet.
+            Ok(t) if self.interrupt.is_set() => {
+                t.close().await;
+                ctx.log.section("interrupted", NOT_STARTED);
+                job.not_started(&host, &ctx, NOT_STARTED.into())
+            }
             Ok(t) => {
                 let report = job.run(t.as_ref(), &host, &ctx).await;
                 t.close().await;

@@ -102,6 +102,18 @@ impl<I: Inspection> HostJob for Inspect<I> {
         }
     }
 
+    fn not_started(&self, host: &Host, ctx: &HostCtx, reason: String) -> Self::Report {
+        HostResult {
+            name: host.name.clone(),
+            os: String::new(),
+            status: Verdict::Skipped,
+            error: Some(reason),
+            detail: None,
+            elapsed_secs: 0.0,
+            log: ctx.log.path.display().to_string(),
+        }
+    }
+
     fn finish(&self, report: &mut Self::Report, elapsed: Duration) -> String {
         report.elapsed_secs = (elapsed.as_secs_f64() * 1000.0).round() / 1000.0;
         match &report.error {

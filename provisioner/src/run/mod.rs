@@ -4,6 +4,7 @@
 pub mod error;
 pub mod fanout;
 pub mod inspect;
+pub mod interrupt;
 pub mod log;
 pub mod pipeline;
 pub mod progress;

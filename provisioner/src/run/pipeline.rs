@@ -14,6 +14,7 @@ use crate::plan::{self, Action, Plan, PlanOptions, Planner};
 use crate::release::cache::AssetStore;
 use crate::run::error::HostError;
 use crate::run::fanout::{Fanout, HostCtx, HostJob};
+use crate::run::interrupt::{Interrupt, BEFORE_CHANGES};
 use crate::run::log::{HostLog, RunLog};
 use crate::run::progress::{self, Event};
 use crate::script::{self, wire::Output};
@@ -73,6 +74,9 @@ pub struct Run {
     pub progress: progress::Sender,
     /// How each host is reached (`transport::Direct` but in tests).
     pub connector: Arc<dyn Connector>,
+    /// Raised by Ctrl-C or SIGTERM: no host starts, and no host gets its
+    /// changes, once it is; a host whose changes are in flight finishes.
+    pub interrupt: Interrupt,
 }
 
 impl Run {
@@ -83,6 +87,7 @@ impl Run {
             log: self.log.clone(),
             progress: self.progress.clone(),
             connector: self.connector.clone(),
+            interrupt: self.interrupt.clone(),
         };
         fanout.each(self, hosts).await
     }
@@ -100,9 +105,11 @@ impl Run {
             .with_transport(t, host, &ctx.log, &mut report, gate)
             .await
         {
-            if report.status != HostStatus::RolledBack {
-                report.status = HostStatus::Failed;
-            }
+            report.status = match (&error, report.status) {
+                (HostError::Interrupted(_), _) => HostStatus::Skipped,
+                (_, HostStatus::RolledBack) => HostStatus::RolledBack,
+                _ => HostStatus::Failed,
+            };
             report.error = Some(error);
         }
         report
@@ -175,16 +182,33 @@ impl Run {
                     let checked = verify::after_apply(facts, &host.desired, Ok(plan.clone()));
                     report.plan = Some(plan);
                     checked?;
+                    // A run whose controller went away finished on the host
+                    // and left its transaction open: the host as it is now
+                    // verified, so that run is committed.
+                    if facts.txn_open {
+                        let (_, message) = self.finish(t, log, script::commit_script()).await;
+                        report.warnings.extend(message.map(|m| {
+                            format!("the host is verified, but settling the transaction an earlier run left failed: {m}")
+                        }));
+                    }
                     return Ok(());
                 }
             }
             report.plan = Some(plan);
             return Ok(());
         }
-        let release = self
-            .release_for(&plan, &host.desired)
-            .await
-            .map_err(HostError::Fetch)?;
+        // A download is not worth waiting for once the run is interrupted:
+        // nothing has changed on this host yet.
+        let release = tokio::select! {
+            fetched = self.release_for(&plan, &host.desired) => fetched.map_err(HostError::Fetch)?,
+            () = self.interrupt.raised() => None,
+        };
+        // The last point where an interruption leaves a host untouched; from
+        // here its changes run, and are verified and settled, to the end.
+        if self.interrupt.is_set() {
+            report.plan = Some(plan);
+            return Err(HostError::Interrupted(BEFORE_CHANGES.into()));
+        }
         // The release is in hand (a fetch that fails drains no node).
         if let Some(gate) = gate {
             if let Err(e) = gate.before_changes(host, log).await {
@@ -193,13 +217,26 @@ impl Run {
             }
         }
         self.stage(&host.name, "applying");
-        let outcome = self
-            .apply(t, host, &plan, release.as_ref())
-            .await
-            .map_err(|message| HostError::Apply {
-                step: None,
-                message,
-            })?;
+        let outcome = match self.apply(t, host, &plan, release.as_ref()).await {
+            Ok(outcome) => outcome,
+            Err(broken) => {
+                let names: Vec<String> = plan.changes.iter().map(|c| c.reason.clone()).collect();
+                log.section("apply script", &broken.outcome.script);
+                log.section(
+                    "apply stdout (until it broke off)",
+                    &broken.outcome.output.stdout,
+                );
+                log.section(
+                    "apply stderr (until it broke off)",
+                    &broken.outcome.output.stderr,
+                );
+                report.plan = Some(plan);
+                return Err(HostError::Apply {
+                    step: broken.step(),
+                    message: broken.message(&names),
+                });
+            }
+        };
         log.section("apply script", &outcome.script);
         log.section(
             "apply payload",
@@ -305,7 +342,10 @@ impl Run {
                     None => (true, None),
                 }
             }
-            Err(e) => (false, Some(e.to_string())),
+            Err(broken) => {
+                log.section("settle (until it broke off)", &broken.outcome.output.stdout);
+                (false, Some(broken.to_string()))
+            }
         }
     }
 
@@ -319,10 +359,14 @@ impl Run {
         plan: &Plan,
     ) -> Result<(String, HostFacts), HostError> {
         self.stage(&host.name, "settling a pending NixOS activation");
-        let outcome = self
-            .apply(t, host, plan, None)
-            .await
-            .map_err(HostError::Activate)?;
+        let outcome = self.apply(t, host, plan, None).await.map_err(|broken| {
+            log.section(
+                "settle pending NixOS activation (until it broke off)",
+                &broken.outcome.output.stdout,
+            );
+            let names: Vec<String> = plan.changes.iter().map(|c| c.reason.clone()).collect();
+            HostError::Activate(broken.message(&names))
+        })?;
         log.section("settle pending NixOS activation", &outcome.output.stdout);
         if let Some((_, message)) = outcome.failure() {
             return Err(HostError::Activate(message));
@@ -372,7 +416,7 @@ impl Run {
         host: &Host,
         plan: &Plan,
         release: Option<&crate::release::fetch::Fetched>,
-    ) -> Result<apply::ApplyOutcome, String> {
+    ) -> Result<apply::ApplyOutcome, apply::Broken> {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<StepEvent>();
         let names: Vec<String> = plan.changes.iter().map(|c| c.reason.clone()).collect();
         let progress = self.progress.clone();
@@ -395,8 +439,7 @@ impl Run {
             &crate::script::probe::body(&host.desired, Purpose::Plan),
             tx,
         )
-        .await
-        .map_err(|e| e.to_string());
+        .await;
         let _ = relay.await;
         outcome
     }
@@ -426,6 +469,12 @@ impl HostJob for Run {
 
     fn crashed(&self, name: &str, error: String) -> HostReport {
         HostReport::failed(name, HostError::Internal(error))
+    }
+
+    fn not_started(&self, host: &Host, ctx: &HostCtx, reason: String) -> HostReport {
+        let mut report = HostReport::new(&host.name, &ctx.log);
+        report.error = Some(HostError::Interrupted(reason));
+        report
     }
 
     fn finish(&self, report: &mut HostReport, elapsed: Duration) -> String {
@@ -471,8 +520,15 @@ pub async fn gather_with(
             Ok((g.facts, g.rest))
         }
         Err(e) => {
-            if let GatherError::Parse { raw, .. } = &e {
-                logged(raw);
+            match &e {
+                GatherError::Parse { raw, .. } => logged(raw),
+                // A deadline or a lost connection: what came until then.
+                GatherError::Transport(t) => {
+                    if let Some(raw) = t.partial() {
+                        log.section("facts (until it broke off)", &raw.stdout);
+                        log.section("facts stderr (until it broke off)", &raw.stderr);
+                    }
+                }
             }
             Err(e.to_string())
         }

@@ -12,11 +12,13 @@ use crate::inventory::{Connection, Desired, Host};
 use crate::plan::{Action, PlanOptions, Planner};
 use crate::release::cache::AssetStore;
 use crate::run::error::Stage;
+use crate::run::interrupt::Interrupt;
 use crate::run::log::RunLog;
 use crate::run::pipeline::{HostReport, HostStatus, Mode, Run};
 use crate::run::progress;
 use crate::run::rollout::Rollout;
 use crate::transport::replay::{Exchange, ReplayConnector};
+use crate::transport::{Connector, Payload, ScriptOutput, Transport, TransportError};
 
 pub(crate) const PROVISIONED: &str =
     include_str!("../../tests/fixtures/facts/debian12-nspawn-provisioned.txt");
@@ -86,6 +88,7 @@ fn run(mode: Mode, connector: &Arc<ReplayConnector>, dir: &std::path::Path) -> A
         log: RunLog::create(&dir.join("logs")).expect("a log directory"),
         progress,
         connector: connector.clone(),
+        interrupt: Interrupt::never(),
     })
 }
 
@@ -129,6 +132,30 @@ async fn a_converged_host_gets_only_the_probe() {
     let connector = ReplayConnector::new().host("h1", vec![probe(&converged())]);
     let reports = provision(connector, &["h1"]).await;
     assert_eq!(outcome(&reports[0]), (HostStatus::Ok, None));
+}
+
+#[tokio::test]
+async fn a_transaction_left_open_on_a_verified_host_is_committed() {
+    // A run whose controller went away finished on the host: nothing is
+    // left to change, and the next run settles what that run left.
+    let left_open = converged().replace("@@end-probe", "@@kv txn_open yes\n@@end-probe");
+    let commit =
+        Exchange::ok("@@begin 1\n@@step 1 ok verified; the previous state is no longer kept\n")
+            .expecting("kf_txn_commit");
+    let dir = tempfile::tempdir().unwrap();
+    let connector = Arc::new(ReplayConnector::new().host("h1", vec![probe(&left_open), commit]));
+    let reports = run(Mode::Provision, &connector, dir.path())
+        .all(vec![host("h1")])
+        .await;
+    assert_eq!(outcome(&reports[0]), (HostStatus::Ok, None));
+    assert!(
+        !reports[0].warnings.iter().any(|w| w.contains("settling")),
+        "{:?}",
+        reports[0].warnings
+    );
+    let seen = connector.seen("h1");
+    let seen = seen.lock().unwrap();
+    assert_eq!((seen.scripts.len(), seen.unexpected.len()), (2, 0));
 }
 
 #[tokio::test]
@@ -199,9 +226,201 @@ async fn a_hung_step_fails_the_host_with_the_timeout() {
     let reports = provision(connector, &["h1"]).await;
     assert_eq!(
         outcome(&reports[0]),
-        (HostStatus::Failed, some("h1: step timed out after 600 s"))
+        (
+            HostStatus::Failed,
+            some("h1: timed out after 600 s before the first step (waiting for the host's lock, or starting); the host may still be working on it; its own deadline stops it within 30 s")
+        )
     );
     assert_eq!(failed_at(&reports[0]), Some((Stage::Apply, None)));
+}
+
+#[tokio::test]
+async fn a_step_that_hangs_is_named_and_what_it_printed_is_logged() {
+    let partial = "@@begin 1\nstill restarting containerd\n";
+    let connector = ReplayConnector::new().host(
+        "h1",
+        vec![probe(PROVISIONED), Exchange::timeout_after(600, partial)],
+    );
+    let reports = provision_keeping_logs(connector, &["h1"]).await;
+    let (report, log) = &reports[0];
+    let error = report
+        .error
+        .as_ref()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        error.starts_with("h1: timed out after 600 s in step 1 'wire the Kata runtimes")
+            && error.ends_with(
+                "the host may still be working on it; its own deadline stops it within 30 s"
+            ),
+        "{error}"
+    );
+    assert_eq!(failed_at(report), Some((Stage::Apply, Some(1))));
+    assert!(
+        log.contains("===== apply stdout (until it broke off) =====\n@@begin 1\nstill restarting containerd\n"),
+        "what the host streamed before the deadline is in its log:\n{log}"
+    );
+}
+
+/// Like `provision`, also returning each host's log.
+async fn provision_keeping_logs(
+    connector: ReplayConnector,
+    hosts: &[&str],
+) -> Vec<(HostReport, String)> {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let connector = Arc::new(connector);
+    let hosts: Vec<Host> = hosts.iter().map(|h| host(h)).collect();
+    let reports = run(Mode::Provision, &connector, dir.path())
+        .all(hosts)
+        .await;
+    reports
+        .into_iter()
+        .map(|r| {
+            let log = std::fs::read_to_string(&r.log).unwrap_or_default();
+            (r, log)
+        })
+        .collect()
+}
+
+/// A connector whose sessions raise `interrupt` when they are sent a script
+/// containing `when`, as a Ctrl-C at that moment would.
+struct InterruptWhen {
+    inner: ReplayConnector,
+    when: &'static str,
+    interrupt: Interrupt,
+}
+
+struct Raising {
+    inner: Box<dyn Transport>,
+    when: &'static str,
+    interrupt: Interrupt,
+}
+
+#[async_trait::async_trait]
+impl Connector for InterruptWhen {
+    async fn connect(&self, host: &Host) -> Result<Box<dyn Transport>, TransportError> {
+        Ok(Box::new(Raising {
+            inner: self.inner.connect(host).await?,
+            when: self.when,
+            interrupt: self.interrupt.clone(),
+        }))
+    }
+}
+
+#[async_trait::async_trait]
+impl Transport for Raising {
+    async fn run(
+        &self,
+        script: &str,
+        payload: Option<&Payload>,
+        lines: Option<tokio::sync::mpsc::UnboundedSender<String>>,
+    ) -> Result<ScriptOutput, TransportError> {
+        if script.contains(self.when) {
+            self.interrupt.set();
+        }
+        self.inner.run(script, payload, lines).await
+    }
+
+    async fn close(self: Box<Self>) {
+        self.inner.close().await
+    }
+}
+
+/// h1 then h2 (one at a time), interrupted when h1 is sent `when`.
+async fn interrupted(when: &'static str, h1: Vec<Exchange>) -> Vec<HostReport> {
+    let dir = tempfile::tempdir().unwrap();
+    let interrupt = Interrupt::never();
+    let connector = Arc::new(InterruptWhen {
+        inner: ReplayConnector::new()
+            .host("h1", h1)
+            .host("h2", vec![probe(PROVISIONED)]),
+        when,
+        interrupt: interrupt.clone(),
+    });
+    let (progress, _drawing) = progress::start(&[], true);
+    let run = Arc::new(Run {
+        mode: Mode::Provision,
+        planner: Planner::Provision,
+        options: PlanOptions { force: true },
+        parallel: 1,
+        assets: Arc::new(AssetStore::new(dir.path().join("cache"))),
+        log: RunLog::create(&dir.path().join("logs")).unwrap(),
+        progress,
+        connector,
+        interrupt,
+    });
+    run.all(vec![host("h1"), host("h2")]).await
+}
+
+#[tokio::test]
+async fn an_apply_in_flight_when_interrupted_finishes_and_later_hosts_never_start() {
+    let after = format!(
+        "@@begin 1\n@@step 1 changed configured and restarted containerd\n@@after-facts\n{}",
+        converged()
+    );
+    let reports = interrupted("kf_begin 1", vec![probe(PROVISIONED), apply(&after, 0)]).await;
+    let got: Vec<_> = reports.iter().map(outcome).collect();
+    assert_eq!(
+        got,
+        [
+            (HostStatus::Changed, None),
+            (HostStatus::Skipped, some("not started: interrupted")),
+        ]
+    );
+    assert_eq!(failed_at(&reports[1]), Some((Stage::Interrupted, None)));
+}
+
+#[tokio::test]
+async fn an_interrupt_does_not_wait_for_a_release_download() {
+    // A mirror that accepts and does not answer for 5 s (the download's
+    // own deadline would be a minute).
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let url = format!("http://{}/{{asset}}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let held: Vec<_> = listener.incoming().take(1).collect();
+        std::thread::sleep(std::time::Duration::from_secs(5));
+        drop(held);
+    });
+    let fresh = include_str!("../../tests/fixtures/facts/debian12-nspawn.txt");
+    let mut h = host("h1");
+    h.desired.kata.source = url;
+    let dir = tempfile::tempdir().unwrap();
+    let connector = Arc::new(ReplayConnector::new().host("h1", vec![probe(fresh)]));
+    let mut run = run(Mode::Provision, &connector, dir.path());
+    let interrupt = Interrupt::never();
+    Arc::get_mut(&mut run).expect("not shared yet").interrupt = interrupt.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        interrupt.set();
+    });
+    let started = std::time::Instant::now();
+    let reports = run.all(vec![h]).await;
+    assert_eq!(
+        outcome(&reports[0]),
+        (
+            HostStatus::Skipped,
+            some("interrupted before any change: the facts were gathered, nothing was applied")
+        )
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "waited for the download: {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_host_interrupted_after_its_facts_gets_no_changes() {
+    // Only the probe is recorded: an apply script would find no answer.
+    let reports = interrupted("@@katafleet-probe", vec![probe(PROVISIONED)]).await;
+    assert_eq!(
+        outcome(&reports[0]),
+        (
+            HostStatus::Skipped,
+            some("interrupted before any change: the facts were gathered, nothing was applied")
+        )
+    );
+    assert_eq!(reports[1].status, HostStatus::Skipped);
 }
 
 #[tokio::test]

@@ -28,11 +28,18 @@ impl Transport for LocalTransport {
     ) -> Result<ScriptOutput, TransportError> {
         let mut child = Command::new("sh")
             .arg("-c")
-            .arg(bootstrap(script.len(), self.settings.become_))
+            .arg(bootstrap(
+                script.len(),
+                self.settings.become_,
+                self.settings.step_timeout,
+            ))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
+            // Its own process group: a Ctrl-C at the terminal lets a step
+            // in flight finish rather than killing it half-way.
+            .process_group(0)
             .spawn()
             .map_err(|e| TransportError::Spawn {
                 host: self.settings.host.clone(),

@@ -42,16 +42,75 @@ pub struct Payload {
     pub size: u64,
 }
 
+/// How long a script may outlive the controller's deadline on the host
+/// before the host's own `timeout` stops it (SIGTERM), and how long after
+/// that SIGKILL follows. The controller always gives up first, so it is the
+/// one that reports the timeout, with what the host streamed until then.
+pub const HOST_GRACE: Duration = Duration::from_secs(20);
+pub const HOST_KILL_AFTER: Duration = Duration::from_secs(10);
+
+/// The longest a script keeps running on the host once the controller's
+/// deadline has passed.
+pub fn host_overrun() -> Duration {
+    HOST_GRACE + HOST_KILL_AFTER
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
     #[error("cannot connect to {destination}: {reason}")]
     Connect { destination: String, reason: String },
     #[error("cannot start a command on {host}: {reason}")]
     Spawn { host: String, reason: String },
+    /// The channel broke while the script ran; `partial` is what the host
+    /// had streamed by then.
     #[error("I/O with {host} failed: {reason}")]
-    Io { host: String, reason: String },
-    #[error("{host}: step timed out after {secs} s")]
-    Timeout { host: String, secs: u64 },
+    Io {
+        host: String,
+        reason: String,
+        partial: ScriptOutput,
+    },
+    /// The controller's deadline passed; `partial` is what the host had
+    /// streamed by then.
+    #[error("{host}: timed out after {secs} s; {}", still_working())]
+    Timeout {
+        host: String,
+        secs: u64,
+        partial: ScriptOutput,
+    },
+}
+
+fn still_working() -> String {
+    format!(
+        "the host may still be working on it; its own deadline stops it within {} s",
+        host_overrun().as_secs()
+    )
+}
+
+impl TransportError {
+    /// What the host had streamed before the script broke off, if it started.
+    pub fn partial(&self) -> Option<&ScriptOutput> {
+        match self {
+            TransportError::Io { partial, .. } | TransportError::Timeout { partial, .. } => {
+                Some(partial)
+            }
+            _ => None,
+        }
+    }
+
+    /// The error with where it happened (`during`, e.g. "in step 2 'wire
+    /// containerd'"), and whether the host may still be at it.
+    pub fn during(&self, during: &str) -> String {
+        match self {
+            TransportError::Timeout { host, secs, .. } => {
+                format!("{host}: timed out after {secs} s {during}; {}", still_working())
+            }
+            TransportError::Io { host, reason, .. } => format!(
+                "{host}: the connection broke {during}: {reason}; the host may still be working on it; its own deadline (the step timeout plus {} s) stops it",
+                host_overrun().as_secs()
+            ),
+            other => format!("{other} ({during})"),
+        }
+    }
 }
 
 #[async_trait]
@@ -111,9 +170,24 @@ pub struct Settings {
 /// The command that reads exactly `len` bytes of script from stdin and runs
 /// it, leaving the rest of stdin (the payload) to the script. GNU `head -c`
 /// never reads past its count.
-pub fn bootstrap(len: usize, become_: Become) -> String {
-    let inner =
-        format!("f=$(mktemp) && head -c {len} >\"$f\" && sh \"$f\"; r=$?; rm -f \"$f\"; exit $r");
+///
+/// The script runs under the host's own deadline, `HOST_GRACE` after the
+/// controller's (`step_timeout`), so nothing keeps running once the
+/// controller has given up: `timeout` stops the script's whole process
+/// group, SIGKILL `HOST_KILL_AFTER` later. Where `timeout` is missing or
+/// cannot do that (an old BusyBox), the script runs without it.
+pub fn bootstrap(len: usize, become_: Become, step_timeout: Duration) -> String {
+    bootstrap_until(len, become_, step_timeout + HOST_GRACE)
+}
+
+fn bootstrap_until(len: usize, become_: Become, deadline: Duration) -> String {
+    let deadline = deadline.as_secs().max(1);
+    let kill = HOST_KILL_AFTER.as_secs();
+    let inner = format!(
+        "f=$(mktemp) && head -c {len} >\"$f\" && \
+         if timeout -k {kill} 1 true 2>/dev/null; then timeout -k {kill} {deadline} sh \"$f\"; else sh \"$f\"; fi; \
+         r=$?; rm -f \"$f\"; exit $r"
+    );
     match become_ {
         Become::None => format!("sh -c '{inner}'"),
         Become::Sudo => format!("sudo -n sh -c '{inner}'"),
@@ -124,11 +198,81 @@ pub fn bootstrap(len: usize, become_: Become) -> String {
 mod tests {
     use super::*;
 
+    const STEP: Duration = Duration::from_secs(600);
+
     #[test]
     fn bootstrap_reads_exactly_the_script_length() {
-        let cmd = bootstrap(123, Become::None);
+        let cmd = bootstrap(123, Become::None, STEP);
         assert!(cmd.starts_with("sh -c '"), "{cmd}");
         assert!(cmd.contains("head -c 123 "), "{cmd}");
-        assert!(bootstrap(1, Become::Sudo).starts_with("sudo -n sh -c '"));
+        assert!(bootstrap(1, Become::Sudo, STEP).starts_with("sudo -n sh -c '"));
+    }
+
+    /// Runs a bootstrap for `script` with `sh`, as a host would.
+    fn run_bootstrap(
+        script: &str,
+        deadline: Duration,
+        path: &str,
+    ) -> (std::process::Output, Duration) {
+        use std::io::Write;
+        let started = std::time::Instant::now();
+        let mut child = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(bootstrap_until(script.len(), Become::None, deadline))
+            .env("PATH", path)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("sh");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(script.as_bytes())
+            .expect("write the script");
+        let out = child.wait_with_output().expect("wait");
+        (out, started.elapsed())
+    }
+
+    #[test]
+    fn the_host_stops_a_script_at_its_own_deadline() {
+        if std::process::Command::new("timeout")
+            .arg("--version")
+            .output()
+            .is_err()
+        {
+            eprintln!("SKIPPED: no timeout(1) here");
+            return;
+        }
+        // The script and the sleep it started must both be gone (the
+        // sleep holds stdout: if it lived on, the output would not end).
+        let path = std::env::var("PATH").unwrap_or_default();
+        let (out, took) =
+            run_bootstrap("sleep 600; echo finished\n", Duration::from_secs(1), &path);
+        assert_eq!(out.status.code(), Some(124), "timeout's own exit status");
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("finished"));
+        assert!(took < Duration::from_secs(10), "stopped after {took:?}");
+    }
+
+    #[test]
+    fn without_timeout_the_script_still_runs() {
+        // A PATH with sh, head, mktemp and rm but no timeout.
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        for tool in ["sh", "head", "mktemp", "rm", "cat"] {
+            let found = std::env::var("PATH")
+                .unwrap_or_default()
+                .split(':')
+                .map(|d| std::path::Path::new(d).join(tool))
+                .find(|p| p.exists());
+            let Some(found) = found else {
+                eprintln!("SKIPPED: no {tool} here");
+                return;
+            };
+            std::os::unix::fs::symlink(found, dir.path().join(tool)).expect("a link");
+        }
+        let path = dir.path().display().to_string();
+        let (out, _) = run_bootstrap("echo ran; exit 3\n", STEP + HOST_GRACE, &path);
+        assert_eq!(out.status.code(), Some(3));
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "ran\n");
     }
 }

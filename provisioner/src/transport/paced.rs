@@ -219,7 +219,8 @@ mod tests {
         }
         assert!(!cut_off_during_handshake(&TransportError::Timeout {
             host: "h".into(),
-            secs: 1
+            secs: 1,
+            partial: Default::default(),
         }));
     }
 }

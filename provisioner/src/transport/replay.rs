@@ -17,8 +17,9 @@ use crate::inventory::Host;
 pub enum Answer {
     /// The script ran: its output, streamed line by line like a real run.
     Output(ScriptOutput),
-    /// The script did not finish within the step timeout.
-    Timeout { secs: u64 },
+    /// The script did not finish within the step timeout, after printing
+    /// `stdout` (streamed like a real run).
+    Timeout { secs: u64, stdout: String },
     /// The channel broke mid-script.
     Io(String),
 }
@@ -48,9 +49,17 @@ impl Exchange {
     }
 
     pub fn timeout(secs: u64) -> Self {
+        Self::timeout_after(secs, "")
+    }
+
+    /// The script printed `stdout`, then hung until the deadline.
+    pub fn timeout_after(secs: u64, stdout: &str) -> Self {
         Self {
             expect: None,
-            answer: Answer::Timeout { secs },
+            answer: Answer::Timeout {
+                secs,
+                stdout: stdout.to_string(),
+            },
         }
     }
 
@@ -114,6 +123,7 @@ impl Transport for ReplayTransport {
         let io = |reason: String| TransportError::Io {
             host: self.host.clone(),
             reason,
+            partial: ScriptOutput::default(),
         };
         let Some(exchange) = next else {
             seen.unexpected.push(script.to_string());
@@ -126,19 +136,29 @@ impl Transport for ReplayTransport {
             )));
         }
         drop(seen);
+        let stream = |stdout: &str| {
+            if let Some(tx) = &lines {
+                for line in stdout.lines() {
+                    let _ = tx.send(line.to_string());
+                }
+            }
+        };
         match exchange.answer {
             Answer::Output(out) => {
-                if let Some(tx) = lines {
-                    for line in out.stdout.lines() {
-                        let _ = tx.send(line.to_string());
-                    }
-                }
+                stream(&out.stdout);
                 Ok(out)
             }
-            Answer::Timeout { secs } => Err(TransportError::Timeout {
-                host: self.host.clone(),
-                secs,
-            }),
+            Answer::Timeout { secs, stdout } => {
+                stream(&stdout);
+                Err(TransportError::Timeout {
+                    host: self.host.clone(),
+                    secs,
+                    partial: ScriptOutput {
+                        stdout,
+                        ..ScriptOutput::default()
+                    },
+                })
+            }
             Answer::Io(reason) => Err(io(reason)),
         }
     }

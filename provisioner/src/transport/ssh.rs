@@ -1,19 +1,47 @@
-//! One multiplexed OpenSSH session per host (ControlMaster via `openssh`).
-//! Every script of a run goes over that one connection.
+//! One multiplexed OpenSSH session per host: a ControlMaster katafleet
+//! starts itself (so it owns the process while it authenticates), then the
+//! `openssh` crate's native mux client over its socket. Every script of a
+//! run goes over that one connection.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
 
 use async_trait::async_trait;
-use openssh::{KnownHosts, Session, SessionBuilder, Stdio};
+use openssh::Session;
+use tokio::net::UnixStream;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::{bootstrap, stream, Payload, ScriptOutput, Settings, Transport, TransportError};
 use crate::inventory::{Address, Connection, KnownHostsPolicy};
 
+/// How long a master outlives its last client. katafleet holds one client
+/// connection open for the whole run, so the master never idles out under
+/// it, yet exits this long after katafleet is gone, however it ended
+/// (even SIGKILL).
+const MASTER_PERSIST: Duration = Duration::from_secs(10);
+
+/// Keepalives: a host that stops answering is given up after about
+/// interval × count (15 s), not at the step timeout.
+const ALIVE_INTERVAL_SECS: u64 = 5;
+const ALIVE_COUNT: u64 = 3;
+
+/// How long closing a session may take before it is abandoned.
+const CLOSE_LIMIT: Duration = Duration::from_secs(5);
+
 pub struct SshTransport {
     session: Session,
+    /// Held open so the master keeps running (see `MASTER_PERSIST`).
+    keepalive: UnixStream,
+    /// The control socket and the master's log; removed on close.
+    dir: tempfile::TempDir,
     settings: Settings,
 }
 
 impl SshTransport {
+    /// Starts the host's ControlMaster and waits until it has authenticated,
+    /// for at most the connect timeout: TCP, the SSH handshake and
+    /// authentication together. A master that is not ready by then is killed.
     pub async fn connect(conn: &Connection, settings: Settings) -> Result<Self, TransportError> {
         let Address::Remote(address) = &conn.address else {
             return Err(TransportError::Connect {
@@ -21,46 +49,188 @@ impl SshTransport {
                 reason: "not a remote host".into(),
             });
         };
-        let mut b = SessionBuilder::default();
-        // The user's ssh config wins wherever the inventory says nothing.
-        if let Some(port) = conn.port {
-            b.port(port);
+        let at = match conn.port {
+            Some(port) => format!("{address}:{port}"),
+            None => address.clone(),
+        };
+        let destination = if *address == settings.host {
+            at
+        } else {
+            format!("{} ({at})", settings.host)
+        };
+        let refused = |reason: String| TransportError::Connect {
+            destination: destination.clone(),
+            reason,
+        };
+        let dir = tempfile::Builder::new()
+            .prefix(".katafleet-ssh-")
+            .tempdir()
+            .map_err(|e| refused(format!("cannot create a control directory: {e}")))?;
+        let (ctl, log) = (dir.path().join("master"), dir.path().join("log"));
+        let mut master = master_command(conn, address, &ctl, &log)
+            .spawn()
+            .map_err(|e| refused(format!("cannot run ssh: {e}")))?;
+        // `ssh -f` exits once authenticated, leaving the master behind.
+        match tokio::time::timeout(conn.connect_timeout, master.wait()).await {
+            Ok(Ok(status)) if status.success() => {}
+            Ok(Ok(_)) => {
+                let text = std::fs::read_to_string(&log).unwrap_or_default();
+                return Err(refused(explain(&text, conn)));
+            }
+            Ok(Err(e)) => return Err(refused(format!("waiting for ssh failed: {e}"))),
+            Err(_) => {
+                let _ = master.start_kill();
+                let _ = master.wait().await;
+                // Authenticated in the same instant: that master goes too.
+                if ctl.exists() {
+                    stop_master(&ctl).await;
+                }
+                return Err(refused(format!(
+                    "no SSH session within {} s (the connect timeout covers TCP, the SSH handshake and authentication); the ssh client was stopped",
+                    conn.connect_timeout.as_secs()
+                )));
+            }
         }
-        if let Some(file) = &conn.ssh_config {
-            b.config_file(file);
-        }
-        if let Some(hops) = &conn.proxy_jump {
-            b.jump_hosts(hops.split(','));
-        }
-        b.connect_timeout(conn.connect_timeout)
-            .server_alive_interval(std::time::Duration::from_secs(15))
-            .control_directory(std::env::temp_dir())
-            .known_hosts_check(match conn.known_hosts {
-                KnownHostsPolicy::Strict => KnownHosts::Strict,
-                KnownHostsPolicy::AcceptNew => KnownHosts::Add,
-            });
-        if let Some(user) = &conn.user {
-            b.user(user.clone());
-        }
-        if let Some(key) = &conn.identity_file {
-            b.keyfile(key);
-        }
-        if let Some(file) = &conn.known_hosts_file {
-            b.user_known_hosts_file(file);
-        }
-        let destination = address.clone();
-        let session = b
-            .connect_mux(&destination)
-            .await
-            .map_err(|e| TransportError::Connect {
-                destination: match conn.port {
-                    Some(port) => format!("{destination}:{port}"),
-                    None => destination.clone(),
-                },
-                reason: error_chain(&e),
-            })?;
-        Ok(Self { session, settings })
+        let keepalive = match UnixStream::connect(&ctl).await {
+            Ok(s) => s,
+            Err(e) => {
+                stop_master(&ctl).await;
+                return Err(refused(format!(
+                    "the SSH master is not listening on {}: {e}",
+                    ctl.display()
+                )));
+            }
+        };
+        let session = Session::resume_mux(ctl.into_boxed_path(), Some(log.into_boxed_path()));
+        Ok(Self {
+            session,
+            keepalive,
+            dir,
+            settings,
+        })
     }
+}
+
+impl SshTransport {
+    /// The last thing the master logged, if anything.
+    fn master_said(&self) -> Option<String> {
+        let log = std::fs::read_to_string(self.dir.path().join("log")).ok()?;
+        log.lines()
+            .map(str::trim)
+            .rfind(|l| !l.is_empty() && !l.starts_with("Warning: Permanently added"))
+            .map(str::to_string)
+    }
+}
+
+/// `ssh -M -f -N`: authenticate, then fork the master into the background.
+fn master_command(
+    conn: &Connection,
+    address: &str,
+    ctl: &Path,
+    log: &Path,
+) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new("ssh");
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        // Its own process group: a Ctrl-C at the terminal is katafleet's
+        // to handle, not a signal that kills connections half-way.
+        .process_group(0)
+        .arg("-E")
+        .arg(log)
+        .arg("-S")
+        .arg(ctl)
+        .args(["-M", "-f", "-N"]);
+    let known_hosts = match conn.known_hosts {
+        KnownHostsPolicy::Strict => "yes",
+        KnownHostsPolicy::AcceptNew => "accept-new",
+    };
+    let options = [
+        format!("ControlPersist={}s", MASTER_PERSIST.as_secs()),
+        "BatchMode=yes".into(),
+        format!("StrictHostKeyChecking={known_hosts}"),
+        format!("ConnectTimeout={}", conn.connect_timeout.as_secs().max(1)),
+        format!("ServerAliveInterval={ALIVE_INTERVAL_SECS}"),
+        format!("ServerAliveCountMax={ALIVE_COUNT}"),
+    ];
+    for o in options {
+        cmd.arg("-o").arg(o);
+    }
+    // The user's ssh config wins wherever the inventory says nothing.
+    if let Some(port) = conn.port {
+        cmd.arg("-p").arg(port.to_string());
+    }
+    if let Some(file) = &conn.ssh_config {
+        cmd.arg("-F").arg(file);
+    }
+    if let Some(hops) = &conn.proxy_jump {
+        cmd.arg("-J").arg(hops);
+    }
+    if let Some(user) = &conn.user {
+        cmd.arg("-l").arg(user);
+    }
+    if let Some(key) = &conn.identity_file {
+        cmd.args(["-o", "IdentitiesOnly=yes", "-i"]).arg(key);
+    }
+    if let Some(file) = &conn.known_hosts_file {
+        let mut option = std::ffi::OsString::from("UserKnownHostsFile=");
+        option.push(file);
+        cmd.arg("-o").arg(option);
+    }
+    cmd.arg("--").arg(address);
+    cmd
+}
+
+/// Asks a master to exit; it is abandoned if it does not answer in time.
+async fn stop_master(ctl: &Path) {
+    let session = Session::resume_mux(ctl.to_path_buf().into_boxed_path(), None);
+    let _ = tokio::time::timeout(CLOSE_LIMIT, session.close()).await;
+}
+
+/// What ssh said, in one line; a changed host key is spelled out.
+fn explain(log: &str, conn: &Connection) -> String {
+    let lines: Vec<&str> = log
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("Warning: Permanently added"))
+        .collect();
+    if log.contains("REMOTE HOST IDENTIFICATION HAS CHANGED") {
+        let file = lines
+            .iter()
+            .find_map(|l| l.strip_prefix("Offending "))
+            .and_then(|l| l.split_once(" key in "))
+            .map(|(_, at)| at.to_string())
+            .unwrap_or_else(|| known_hosts_file(conn).display().to_string());
+        let offered = lines
+            .iter()
+            .position(|l| l.starts_with("The fingerprint for the"))
+            .and_then(|i| lines.get(i + 1))
+            .map(|f| format!(" (it now offers {})", f.trim_end_matches('.')))
+            .unwrap_or_default();
+        let remove = lines
+            .iter()
+            .find(|l| l.starts_with("ssh-keygen "))
+            .map(|c| format!("; if the change is expected, remove the old key with `{c}`"))
+            .unwrap_or_default();
+        return format!(
+            "refused: the host key differs from the one recorded in {file}{offered}; someone may be intercepting the connection, or the host was reinstalled{remove}"
+        );
+    }
+    if lines.is_empty() {
+        return "ssh failed and said nothing".into();
+    }
+    lines.join("; ")
+}
+
+/// Where ssh looks for known host keys when the inventory names no file.
+fn known_hosts_file(conn: &Connection) -> PathBuf {
+    conn.known_hosts_file.clone().unwrap_or_else(|| {
+        std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_default()
+            .join(".ssh/known_hosts")
+    })
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -84,10 +254,14 @@ impl Transport for SshTransport {
     ) -> Result<ScriptOutput, TransportError> {
         let mut child = self
             .session
-            .raw_command(bootstrap(script.len(), self.settings.become_))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .raw_command(bootstrap(
+                script.len(),
+                self.settings.become_,
+                self.settings.step_timeout,
+            ))
+            .stdin(openssh::Stdio::piped())
+            .stdout(openssh::Stdio::piped())
+            .stderr(openssh::Stdio::piped())
             .spawn()
             .await
             .map_err(|e| TransportError::Spawn {
@@ -106,10 +280,86 @@ impl Transport for SshTransport {
                 .map(|s| s.code())
                 .map_err(|e| error_chain(&e))
         };
-        stream::complete(&self.settings, pipes, script, payload, lines, wait).await
+        stream::complete(&self.settings, pipes, script, payload, lines, wait)
+            .await
+            .map_err(|e| match e {
+                // The master's log says why the connection went away
+                // ("Timeout, server ... not responding").
+                TransportError::Io {
+                    host,
+                    reason,
+                    partial,
+                } => TransportError::Io {
+                    host,
+                    reason: match self.master_said() {
+                        Some(said) => format!("{reason} (ssh: {said})"),
+                        None => reason,
+                    },
+                    partial,
+                },
+                other => other,
+            })
     }
 
+    /// Stops the master (it exits once its last channel is gone), then lets
+    /// go of the keepalive and the control directory.
     async fn close(self: Box<Self>) {
-        let _ = self.session.close().await;
+        let Self {
+            session,
+            keepalive,
+            dir,
+            ..
+        } = *self;
+        let _ = tokio::time::timeout(CLOSE_LIMIT, session.close()).await;
+        drop(keepalive);
+        drop(dir);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CHANGED: &str = "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@
+@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @
+@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@
+IT IS POSSIBLE THAT SOMEONE IS DOING SOMETHING NASTY!
+Someone could be eavesdropping on you right now (man-in-the-middle attack)!
+It is also possible that a host key has just been changed.
+The fingerprint for the ED25519 key sent by the remote host is
+SHA256:XIz6lmFBU/jVMdVjX056QIctQNp2r0BEiIaE7JIJs2g.
+Please contact your system administrator.
+Add correct host key in /run/katafleet-fleet/dlx/known_hosts to get rid of this message.
+Offending ED25519 key in /run/katafleet-fleet/dlx/known_hosts:1
+  remove with:
+  ssh-keygen -f \"/run/katafleet-fleet/dlx/known_hosts\" -R \"10.250.1.1\"
+Host key for 10.250.1.1 has changed and you have requested strict checking.
+Host key verification failed.
+";
+
+    #[test]
+    fn a_changed_host_key_names_the_known_hosts_line_and_the_fix() {
+        let text = explain(CHANGED, &Connection::local_for_tests());
+        assert_eq!(
+            text,
+            "refused: the host key differs from the one recorded in /run/katafleet-fleet/dlx/known_hosts:1 \
+             (it now offers SHA256:XIz6lmFBU/jVMdVjX056QIctQNp2r0BEiIaE7JIJs2g); someone may be intercepting \
+             the connection, or the host was reinstalled; if the change is expected, remove the old key with \
+             `ssh-keygen -f \"/run/katafleet-fleet/dlx/known_hosts\" -R \"10.250.1.1\"`"
+        );
+    }
+
+    #[test]
+    fn other_failures_are_what_ssh_said_on_one_line() {
+        let log = "Warning: Permanently added '10.0.0.1' (ED25519) to the list of known hosts.\r\n\
+                   root@10.0.0.1: Permission denied (publickey).\r\n";
+        assert_eq!(
+            explain(log, &Connection::local_for_tests()),
+            "root@10.0.0.1: Permission denied (publickey)."
+        );
+        assert_eq!(
+            explain("", &Connection::local_for_tests()),
+            "ssh failed and said nothing"
+        );
     }
 }

@@ -9,7 +9,9 @@ use super::{Payload, ScriptOutput, Settings, TransportError};
 const PAYLOAD_CHUNK: usize = 1 << 20;
 
 /// Drives a started script to completion within the step timeout: feeds
-/// stdin, drains both outputs, then awaits `wait` for the exit code.
+/// stdin, drains both outputs, then awaits `wait` for the exit code. When
+/// the deadline passes or the channel breaks, the error carries what the
+/// script had printed by then.
 pub async fn complete<I, O, E, W>(
     settings: &Settings,
     pipes: (Option<I>, Option<O>, Option<E>),
@@ -31,29 +33,52 @@ where
             reason: "no pipes".into(),
         });
     };
-    let work = async {
-        let (out, err, _) = drive(stdin, stdout, stderr, script, payload, lines).await;
-        (out, err, wait.await)
-    };
+    let (mut out, mut err) = (String::new(), String::new());
     let limit = settings.step_timeout;
-    let (stdout, stderr, status) =
-        tokio::time::timeout(limit, work)
-            .await
-            .map_err(|_| TransportError::Timeout {
-                host: host.clone(),
-                secs: limit.as_secs(),
-            })?;
-    let exit_code = status.map_err(|reason| TransportError::Io { host, reason })?;
-    Ok(ScriptOutput {
+    let finished = {
+        let work = async {
+            drive(
+                stdin,
+                stdout,
+                stderr,
+                script,
+                payload,
+                lines,
+                (&mut out, &mut err),
+            )
+            .await;
+            wait.await
+        };
+        // On timeout the work is dropped here, which ends its borrows.
+        tokio::time::timeout(limit, work).await
+    };
+    let partial = |stdout, stderr| ScriptOutput {
         stdout,
         stderr,
-        exit_code,
-    })
+        exit_code: None,
+    };
+    match finished {
+        Err(_) => Err(TransportError::Timeout {
+            host,
+            secs: limit.as_secs(),
+            partial: partial(out, err),
+        }),
+        Ok(Err(reason)) => Err(TransportError::Io {
+            host,
+            reason,
+            partial: partial(out, err),
+        }),
+        Ok(Ok(exit_code)) => Ok(ScriptOutput {
+            stdout: out,
+            stderr: err,
+            exit_code,
+        }),
+    }
 }
 
 /// Writes script then payload to stdin while collecting stdout (forwarding each
-/// line) and stderr. Returns (stdout, stderr); a stdin error is returned after
-/// output is drained, since the script's own output usually says more.
+/// line) and stderr into `into`, as they come. A stdin error is returned
+/// after output is drained, since the script's own output usually says more.
 pub async fn drive<I, O, E>(
     stdin: I,
     stdout: O,
@@ -61,12 +86,14 @@ pub async fn drive<I, O, E>(
     script: &str,
     payload: Option<&Payload>,
     lines: Option<UnboundedSender<String>>,
-) -> (String, String, Option<std::io::Error>)
+    into: (&mut String, &mut String),
+) -> Option<std::io::Error>
 where
     I: AsyncWrite + Unpin,
     O: AsyncRead + Unpin,
     E: AsyncRead + Unpin,
 {
+    let (out, err) = into;
     let feed = async move {
         let mut stdin = stdin;
         stdin.write_all(script.as_bytes()).await?;
@@ -83,7 +110,6 @@ where
         Ok::<(), std::io::Error>(())
     };
     let read_out = async move {
-        let mut out = String::new();
         let mut reader = BufReader::new(stdout).lines();
         while let Ok(Some(line)) = reader.next_line().await {
             if let Some(tx) = &lines {
@@ -92,14 +118,18 @@ where
             out.push_str(&line);
             out.push('\n');
         }
-        out
     };
     let read_err = async move {
-        let mut err = Vec::new();
+        // Chunk by chunk, so what came before a deadline is kept.
         let mut stderr = stderr;
-        let _ = tokio::io::AsyncReadExt::read_to_end(&mut stderr, &mut err).await;
-        String::from_utf8_lossy(&err).into_owned()
+        let mut buf = vec![0u8; 8192];
+        while let Ok(n) = tokio::io::AsyncReadExt::read(&mut stderr, &mut buf).await {
+            if n == 0 {
+                break;
+            }
+            err.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
     };
-    let (fed, out, err) = tokio::join!(feed, read_out, read_err);
-    (out, err, fed.err())
+    let (fed, (), ()) = tokio::join!(feed, read_out, read_err);
+    fed.err()
 }

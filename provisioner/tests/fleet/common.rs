@@ -3,10 +3,12 @@
 //! release tarball (release tarballs cannot be downloaded here; the fixture
 //! has the official 4.x layout with stand-in binaries).
 
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::OnceLock;
+use std::sync::{mpsc, OnceLock};
+use std::time::{Duration, Instant};
 
 pub const VERSION: &str = "4.2.0";
 
@@ -214,9 +216,20 @@ impl Fleet {
 
     /// An inventory for this fleet; `kata_extra` goes into [kata], `tail` at the end.
     pub fn inventory(&self, kata_extra: &str, tail: &str) -> PathBuf {
-        let fixture = fixture();
+        self.inventory_with(fixture(), "", kata_extra, tail)
+    }
+
+    /// An inventory for this fleet installing `fixture`; `defaults_extra`
+    /// goes into [defaults], `kata_extra` into [kata], `tail` at the end.
+    pub fn inventory_with(
+        &self,
+        fixture: &Fixture,
+        defaults_extra: &str,
+        kata_extra: &str,
+        tail: &str,
+    ) -> PathBuf {
         let mut text = format!(
-            "[defaults]\nuser = \"root\"\nidentity_file = \"{key}\"\nknown_hosts_file = \"{kh}\"\nconnect_timeout_secs = 5\n\n\
+            "[defaults]\nuser = \"root\"\nidentity_file = \"{key}\"\nknown_hosts_file = \"{kh}\"\nconnect_timeout_secs = 5\n{defaults_extra}\n\
              [kata]\nversion = \"{VERSION}\"\nsource = \"{dir}/{{asset}}\"\nsha256 = \"{sha}\"\n{kata_extra}\n",
             key = self.state.join("id_ed25519").display(),
             kh = self.state.join("known_hosts").display(),
@@ -232,6 +245,193 @@ impl Fleet {
         let path = self.dir.path().join("inventory.toml");
         std::fs::write(&path, text).unwrap();
         path
+    }
+}
+
+impl Fleet {
+    /// Starts katafleet in the background (on the controller side), with
+    /// its progress lines readable as they come.
+    pub fn katafleet_spawn(&self, args: &[&str]) -> Running {
+        let bin = env!("CARGO_BIN_EXE_katafleet");
+        let log_dir = self.dir.path().join("logs");
+        let cache_dir = self.dir.path().join("cache");
+        let mut child = Command::new(harness())
+            .args(["run", &self.name, "--", bin])
+            .args(args)
+            .args([
+                "--log-dir",
+                log_dir.to_str().unwrap(),
+                "--cache-dir",
+                cache_dir.to_str().unwrap(),
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start katafleet");
+        let (tx, lines) = mpsc::channel();
+        let err_pipe = child.stderr.take().unwrap();
+        let stderr = std::thread::spawn(move || {
+            let mut all = String::new();
+            for line in BufReader::new(err_pipe).lines().map_while(Result::ok) {
+                all.push_str(&line);
+                all.push('\n');
+                let _ = tx.send(line);
+            }
+            all
+        });
+        let mut out_pipe = child.stdout.take().unwrap();
+        let stdout = std::thread::spawn(move || {
+            let mut all = Vec::new();
+            let _ = out_pipe.read_to_end(&mut all);
+            all
+        });
+        Running {
+            child,
+            lines,
+            seen: String::new(),
+            stdout: Some(stdout),
+            stderr: Some(stderr),
+            started: Instant::now(),
+        }
+    }
+
+    /// Runs a shell command in the fleet's hub network namespace (where the
+    /// controller runs, and each host's link ends: `h1`, `h2`...).
+    pub fn hub(&self, script: &str) -> Output {
+        let hub = std::fs::read_to_string(self.state.join("hub")).unwrap();
+        Command::new("ip")
+            .args(["netns", "exec", hub.trim(), "sh", "-c", script])
+            .output()
+            .expect("run in the hub")
+    }
+
+    pub fn hub_ok(&self, script: &str) -> String {
+        let out = self.hub(script);
+        assert!(
+            out.status.success(),
+            "`{script}` failed in the hub: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The command lines of the ssh processes in the hub namespace (the
+    /// controller's SSH masters and clients; nothing else runs ssh there).
+    pub fn ssh_processes(&self) -> Vec<String> {
+        let hub = std::fs::read_to_string(self.state.join("hub")).unwrap();
+        let pids = Command::new("ip")
+            .args(["netns", "pids", hub.trim()])
+            .output()
+            .expect("ip netns pids");
+        String::from_utf8_lossy(&pids.stdout)
+            .split_whitespace()
+            .filter_map(|pid| std::fs::read(format!("/proc/{pid}/cmdline")).ok())
+            .map(|raw| String::from_utf8_lossy(&raw).replace('\0', " "))
+            .filter(|cmd| {
+                cmd.split_whitespace()
+                    .next()
+                    .is_some_and(|p| p.ends_with("ssh"))
+            })
+            .collect()
+    }
+
+    /// Waits until no ssh runs in the hub, for at most `limit`; what is left.
+    pub fn ssh_gone_within(&self, limit: Duration) -> Vec<String> {
+        let until = Instant::now() + limit;
+        loop {
+            let left = self.ssh_processes();
+            if left.is_empty() || Instant::now() >= until {
+                return left;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+/// A katafleet run in the background.
+pub struct Running {
+    pub child: std::process::Child,
+    lines: mpsc::Receiver<String>,
+    seen: String,
+    stdout: Option<std::thread::JoinHandle<Vec<u8>>>,
+    stderr: Option<std::thread::JoinHandle<String>>,
+    pub started: Instant,
+}
+
+/// A test that fails half-way leaves no katafleet behind.
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+impl Running {
+    /// Waits for a progress line containing `needle` (at most `limit`).
+    pub fn wait_for(&mut self, needle: &str, limit: Duration) -> String {
+        let until = Instant::now() + limit;
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push_str(&line);
+                    self.seen.push('\n');
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(_) => {
+                    let _ = self.child.kill();
+                    panic!(
+                        "no line with {needle:?} within {limit:?}; stderr so far:\n{}",
+                        self.seen
+                    );
+                }
+            }
+        }
+    }
+
+    /// Sends `signal` (`INT`, `TERM`, `KILL`) to katafleet.
+    pub fn signal(&self, signal: &str) {
+        let ok = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill -{signal} {}", self.child.id());
+    }
+
+    /// Waits for katafleet to exit, for at most `limit` (then kills it and
+    /// fails: a run that does not end is the fault under test).
+    pub fn finish(mut self, limit: Duration) -> (Output, Duration) {
+        let until = self.started + limit;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("wait for katafleet") {
+                break status;
+            }
+            if Instant::now() >= until {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                let rest = self.stderr.take().map(|t| t.join().unwrap_or_default());
+                panic!(
+                    "katafleet did not finish within {limit:?}; stderr:\n{}",
+                    rest.unwrap_or_default()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        let took = self.started.elapsed();
+        let stdout = self.stdout.take().map(|t| t.join().unwrap_or_default());
+        let rest = self.stderr.take().map(|t| t.join().unwrap_or_default());
+        let output = Output {
+            status,
+            stdout: stdout.unwrap_or_default(),
+            stderr: rest.unwrap_or_default().into_bytes(),
+        };
+        (output, took)
     }
 }
 

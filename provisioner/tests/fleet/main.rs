@@ -8,6 +8,7 @@ mod common;
 
 mod check;
 mod debug;
+mod faults;
 mod hostile;
 mod nixos;
 mod provision;

@@ -12,6 +12,7 @@ use crate::plan::{Action, PlanOptions, Planner};
 use crate::release::cache::AssetStore;
 use crate::report::status::HostStatus;
 use crate::run::fanout::{Fanout, HostCtx, HostJob};
+use crate::run::interrupt::Interrupt;
 use crate::run::log::RunLog;
 use crate::run::pipeline::{Gate, HostReport, Mode, Run};
 use crate::run::progress;
@@ -33,6 +34,8 @@ pub struct Batches {
     pub state: Option<Arc<StateFile>>,
     /// Progress without drawing (tests).
     pub quiet: bool,
+    /// Raised by Ctrl-C or SIGTERM: no host starts, no batch follows.
+    pub interrupt: Interrupt,
 }
 
 #[async_trait::async_trait]
@@ -50,6 +53,7 @@ impl RunBatch for Batches {
             log: self.log.clone(),
             progress: progress.clone(),
             connector: self.connector.clone(),
+            interrupt: self.interrupt.clone(),
         });
         let job = Arc::new(Upgrade {
             run,
@@ -61,6 +65,7 @@ impl RunBatch for Batches {
             log: self.log.clone(),
             progress,
             connector: self.connector.clone(),
+            interrupt: self.interrupt.clone(),
         };
         let reports = fanout.each(job, hosts).await;
         drop(fanout);
@@ -100,6 +105,10 @@ impl HostJob for Upgrade {
         HostJob::crashed(self.run.as_ref(), name, error)
     }
 
+    fn not_started(&self, host: &Host, ctx: &HostCtx, reason: String) -> HostReport {
+        HostJob::not_started(self.run.as_ref(), host, ctx, reason)
+    }
+
     /// The host is done: its outcome goes into the rollout state at once,
     /// so an interrupted rollout resumes after every host that finished.
     fn finish(&self, report: &mut HostReport, elapsed: Duration) -> String {
@@ -133,12 +142,19 @@ pub struct Pauses {
     pub pause: Pause,
     /// Whether stdin is a terminal to ask on.
     pub tty: bool,
+    /// An interrupted rollout starts no further batch.
+    pub interrupt: Interrupt,
 }
+
+const INTERRUPTED: &str = "the rollout was interrupted (Ctrl-C or SIGTERM); --resume continues it";
 
 #[async_trait::async_trait]
 impl Between for Pauses {
     async fn next(&self, done: &BatchDone<'_>) -> Result<(), String> {
         let next: Vec<&str> = done.next.iter().map(|h| h.name.as_str()).collect();
+        if self.interrupt.is_set() {
+            return Err(INTERRUPTED.into());
+        }
         match self.pause {
             Pause::Seconds(0) => Ok(()),
             Pause::Seconds(n) => {
@@ -149,8 +165,10 @@ impl Between for Pauses {
                     done.number + 1,
                     next.join(", ")
                 );
-                tokio::time::sleep(Duration::from_secs(n)).await;
-                Ok(())
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_secs(n)) => Ok(()),
+                    () = self.interrupt.raised() => Err(INTERRUPTED.into()),
+                }
             }
             Pause::Confirm => {
                 if !self.tty {

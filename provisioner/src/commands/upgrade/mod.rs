@@ -143,6 +143,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<ExitStatus> {
         gate,
         state: state.clone(),
         quiet: false,
+        interrupt: session.interrupt.clone(),
     };
 
     let (reports, driven) = if opts.dry_run {
@@ -163,6 +164,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<ExitStatus> {
         let pauses = batch::Pauses {
             pause: settings.pause,
             tty: std::io::IsTerminal::is_terminal(&std::io::stdin()),
+            interrupt: session.interrupt.clone(),
         };
         drive(&rollout, &todo, selected, &mut batches, &pauses).await
     };
@@ -194,7 +196,9 @@ pub async fn run(opts: Opts) -> anyhow::Result<ExitStatus> {
         eprintln!("logs: {}", session.log.dir.display());
     }
     let stopped = summary.driven.stopped.is_some();
-    Ok(report::exit_status(&reports).max(ExitStatus::hosts(stopped)))
+    Ok(session
+        .interrupt
+        .status(report::exit_status(&reports).max(ExitStatus::hosts(stopped))))
 }
 
 /// Points every selected host at the target release and returns it; a

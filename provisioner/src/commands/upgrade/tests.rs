@@ -14,6 +14,7 @@ use crate::release::cache::AssetStore;
 use crate::release::Version;
 use crate::report::status::HostStatus;
 use crate::run::error::Stage;
+use crate::run::interrupt::Interrupt;
 use crate::run::log::RunLog;
 use crate::run::pipeline::Mode;
 use crate::run::rollout::drive::{drive, RunBatch};
@@ -35,6 +36,7 @@ fn batches(dir: &Path, connector: &Arc<ReplayConnector>, state: Option<Arc<State
         gate: None,
         state,
         quiet: true,
+        interrupt: Interrupt::never(),
     }
 }
 
@@ -130,6 +132,7 @@ async fn resume_goes_on_with_the_hosts_not_done_and_reports_the_rest_skipped() {
         budget: Budget::Percent(0),
     };
     let pauses = Pauses {
+        interrupt: Interrupt::never(),
         pause: Pause::Seconds(0),
         tty: false,
     };
@@ -280,6 +283,7 @@ async fn confirm_without_a_terminal_stops_after_the_first_batch_with_the_reason(
         budget: Budget::Percent(0),
     };
     let pauses = Pauses {
+        interrupt: Interrupt::never(),
         pause: Pause::Confirm,
         tty: false,
     };
@@ -301,6 +305,42 @@ async fn confirm_without_a_terminal_stops_after_the_first_batch_with_the_reason(
             .contains("not started: the rollout stopped before batch 2"),
         "{:?}",
         reports[1].error
+    );
+    assert_eq!(connector.connected(), ["h1"]);
+}
+
+#[tokio::test]
+async fn an_interrupt_during_the_pause_ends_it_and_starts_no_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let connector = Arc::new(ReplayConnector::new().host("h1", vec![probe(&converged())]));
+    let rollout = Rollout {
+        serial: vec![BatchSize::Hosts(1)],
+        budget: Budget::Percent(0),
+    };
+    let interrupt = Interrupt::never();
+    let pauses = Pauses {
+        interrupt: interrupt.clone(),
+        pause: Pause::Seconds(600),
+        tty: false,
+    };
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        interrupt.set();
+    });
+    let started = std::time::Instant::now();
+    let mut b = batches(dir.path(), &connector, None);
+    let (reports, driven) = drive(&rollout, &[host("h1"), host("h2")], 2, &mut b, &pauses).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(reports[0].status, HostStatus::Ok);
+    assert_eq!(reports[1].status, HostStatus::Skipped);
+    let why = driven.stopped.unwrap();
+    assert!(
+        why.contains("interrupted") && why.contains("--resume"),
+        "{why}"
     );
     assert_eq!(connector.connected(), ["h1"]);
 }

@@ -47,10 +47,14 @@ async fn run_script(
 ) -> Result<(wire::Output, String), String> {
     let script = crate::script::with_prelude(script);
     log.section(&format!("{what} script"), &script);
-    let out = t
-        .run(&script, payload, None)
-        .await
-        .map_err(|e| e.to_string())?;
+    let out = t.run(&script, payload, None).await.map_err(|e| {
+        // A deadline or a lost connection: what came until then.
+        if let Some(raw) = e.partial() {
+            log.section(&format!("{what} stdout (until it broke off)"), &raw.stdout);
+            log.section(&format!("{what} stderr (until it broke off)"), &raw.stderr);
+        }
+        e.to_string()
+    })?;
     log.section(&format!("{what} stdout"), &out.stdout);
     if !out.stderr.trim().is_empty() {
         log.section(&format!("{what} stderr"), &out.stderr);

@@ -94,6 +94,7 @@ fn facts(kv: &BTreeMap<String, String>, blocks: Blocks) -> Result<HostFacts, Par
         tools: words("tools"),
         selinux: get("selinux").map(String::from),
         kata_dir: get("kata_dir").is_some(),
+        txn_open: get("txn_open").is_some(),
         kvm_group: get("kvm_group").map(group_members),
         dnf_kata: get("dnf_kata").map(String::from),
         rpm_kata: get("rpm_kata").map(String::from),

@@ -68,6 +68,11 @@ kf_nix_warnings() {
 # a host.
 set -u
 umask 022
+# A controller that went away (killed, or its connection lost) must not cut
+# a step in half: without it, the next line printed would kill this script
+# with SIGPIPE. The script runs on to its end (and the host's own deadline
+# still stops it); the next run settles what it left.
+trap '' PIPE
 KF_RUN=$(mktemp -d) || { kf_report 0 failed "cannot create a temporary directory"; exit 1; }
 trap 'rm -rf "$KF_RUN"' EXIT
 
