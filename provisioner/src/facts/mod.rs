@@ -51,6 +51,8 @@ pub struct HostFacts {
     /// Where /opt/kata points (`kata-releases/<id>`), when it is a symlink.
     pub kata_link: Option<String>,
     pub manifest: Manifest,
+    /// Why /var/lib/katafleet/manifest.json could not be read, if it could not.
+    pub manifest_error: Option<String>,
     /// What /opt/kata holds now, and which Kata tools are on PATH.
     pub kata_tree: KataTree,
     /// Current sha256 of each file the manifest records (None: it is gone).

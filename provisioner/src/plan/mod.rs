@@ -284,7 +284,8 @@ impl Plan {
 
     /// A run with nothing else to do still puts the record back in step.
     fn record_ownership(&mut self, facts: &HostFacts) {
-        if self.changes.is_empty() && self.manifest != facts.manifest {
+        let unreadable = facts.manifest_error.is_some();
+        if self.changes.is_empty() && (self.manifest != facts.manifest || unreadable) {
             self.push(Change {
                 action: Action::RecordOwnership,
                 reason: format!(
@@ -347,6 +348,11 @@ pub fn plan(facts: &HostFacts, desired: &Desired, opts: PlanOptions) -> Result<P
     let arch = facts
         .arch
         .ok_or_else(|| PlanError::UnsupportedArch(facts.machine.clone()))?;
+    if let Some(e) = &facts.manifest_error {
+        plan.warnings.push(format!(
+            "the record of what katafleet owns ({MANIFEST_PATH}) is unreadable ({e}); this run rebuilds it from what it finds (katafleet's marked runtimes and its own files), and the saved originals in /var/lib/katafleet/backup are kept"
+        ));
+    }
     plan.readiness = readiness::assess(facts);
     let blockers = plan.readiness.blockers();
     if !blockers.is_empty() {

@@ -19,8 +19,6 @@ pub enum ParseError {
     Truncated,
     #[error("the facts probe's output is garbled: {0}")]
     Wire(WireError),
-    #[error("the host's katafleet manifest is not valid JSON: {0}")]
-    Manifest(String),
 }
 
 pub fn parse(output: &str) -> Result<HostFacts, ParseError> {
@@ -125,9 +123,13 @@ fn facts(kv: &BTreeMap<String, String>, blocks: Blocks) -> Result<HostFacts, Par
     facts.nixos = nixos(kv, &blocks);
     super::installed::fill(&mut facts, kv, &blocks);
     if let Some(json) = blocks.get("manifest") {
-        facts.manifest =
-            Manifest::from_json(json).map_err(|e| ParseError::Manifest(e.to_string()))?;
+        // An unreadable record is no dead end: the run rebuilds it (and says so).
+        match Manifest::from_json(json) {
+            Ok(manifest) => facts.manifest = manifest,
+            Err(e) => facts.manifest_error = Some(e.to_string()),
+        }
     }
+
     let named = [
         ("containerd-config", super::CONTAINERD_CONFIG),
         ("docker-daemon-json", super::DOCKER_DAEMON_JSON),

@@ -190,3 +190,38 @@ fn software_versions_from_version_lines() {
     );
     assert_eq!(v("no version here"), None);
 }
+
+#[test]
+fn a_corrupt_ownership_record_is_reported_and_rebuilt_not_a_dead_end() {
+    let provisioned = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/facts/debian12-nspawn-provisioned.txt"
+    ));
+    let start = provisioned.find("@@file manifest\n").unwrap() + "@@file manifest\n".len();
+    let end = start + provisioned[start..].find("@@end").unwrap();
+    let corrupt = format!(
+        "{}{}\n{}",
+        &provisioned[..start],
+        "bm90IGpzb24K", // "not json"
+        &provisioned[end..]
+    );
+    let facts = parse(&corrupt).unwrap();
+    assert!(facts.manifest_error.is_some());
+    let mut desired = crate::inventory::Desired::sample();
+    desired.kata.sha256 = facts.kata.as_ref().and_then(|k| k.sha256.parse().ok());
+    let plan =
+        crate::plan::plan(&facts, &desired, crate::plan::PlanOptions { force: true }).unwrap();
+    assert!(
+        plan.warnings.iter().any(|w| w.contains("is unreadable")),
+        "{:?}",
+        plan.warnings
+    );
+    assert!(
+        plan.manifest
+            .containerd_handlers
+            .contains(&"kata".to_string()),
+        "katafleet's marked runtime is known again: {:?}",
+        plan.manifest
+    );
+    assert!(!plan.is_empty(), "the record is written again");
+}
