@@ -217,7 +217,10 @@ impl Run {
             }
         }
         self.stage(&host.name, "applying");
-        let outcome = match self.apply(t, host, &plan, release.as_ref()).await {
+        let outcome = match self
+            .apply(t, host, &plan, release.as_ref(), &check_desired)
+            .await
+        {
             Ok(outcome) => outcome,
             Err(broken) => {
                 let names: Vec<String> = plan.changes.iter().map(|c| c.reason.clone()).collect();
@@ -263,7 +266,7 @@ impl Run {
         // The apply script gathered the facts afresh at its end (no extra round trip).
         let after = match outcome.after_facts() {
             Some(parsed) => parsed.map_err(|e| HostError::Facts(format!("facts after apply: {e}"))),
-            None => gather(t, &host.desired, Purpose::Plan, log)
+            None => gather(t, &check_desired, Purpose::Plan, log)
                 .await
                 .map_err(HostError::Facts),
         };
@@ -359,14 +362,17 @@ impl Run {
         plan: &Plan,
     ) -> Result<(String, HostFacts), HostError> {
         self.stage(&host.name, "settling a pending NixOS activation");
-        let outcome = self.apply(t, host, plan, None).await.map_err(|broken| {
-            log.section(
-                "settle pending NixOS activation (until it broke off)",
-                &broken.outcome.output.stdout,
-            );
-            let names: Vec<String> = plan.changes.iter().map(|c| c.reason.clone()).collect();
-            HostError::Activate(broken.message(&names))
-        })?;
+        let outcome = self
+            .apply(t, host, plan, None, &host.desired)
+            .await
+            .map_err(|broken| {
+                log.section(
+                    "settle pending NixOS activation (until it broke off)",
+                    &broken.outcome.output.stdout,
+                );
+                let names: Vec<String> = plan.changes.iter().map(|c| c.reason.clone()).collect();
+                HostError::Activate(broken.message(&names))
+            })?;
         log.section("settle pending NixOS activation", &outcome.output.stdout);
         if let Some((_, message)) = outcome.failure() {
             return Err(HostError::Activate(message));
@@ -416,6 +422,8 @@ impl Run {
         host: &Host,
         plan: &Plan,
         release: Option<&crate::release::fetch::Fetched>,
+        // Whose files the facts after apply must read (a rollback's are the old release's).
+        probe_for: &Desired,
     ) -> Result<apply::ApplyOutcome, apply::Broken> {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<StepEvent>();
         let names: Vec<String> = plan.changes.iter().map(|c| c.reason.clone()).collect();
@@ -436,7 +444,7 @@ impl Run {
             t,
             plan,
             release,
-            &crate::script::probe::body(&host.desired, Purpose::Plan),
+            &crate::script::probe::body(probe_for, Purpose::Plan),
             tx,
         )
         .await;
