@@ -5,7 +5,9 @@ use std::fmt::Write as _;
 
 use super::{b64, quote as q, write_cmds};
 use crate::facts::manifest::MANIFEST_PATH;
-use crate::plan::{Action, Change, Delivery, FileWrite, Health, Plan, Service, Validation};
+use crate::plan::{
+    Action, Change, Delivery, FileUndo, FileWrite, Health, Plan, Service, Undo, Validation,
+};
 use crate::release::fetch::Fetched;
 use crate::release::Layout;
 
@@ -27,10 +29,18 @@ pub fn render(plan: &Plan, release: Option<&Fetched>, katafleet_version: &str) -
     }
     let mut s = super::changing_script();
     s.push_str("kf_txn_begin\n");
+    // An uninstall ends by removing katafleet's state: no record after that.
+    let forget_at = plan
+        .changes
+        .iter()
+        .position(|c| matches!(c.action, Action::RemoveState));
     for (i, change) in plan.changes.iter().enumerate() {
         let id = i + 1;
         let _ = writeln!(s, "\nkf_begin {id}");
         step(&mut s, id, change, release, katafleet_version);
+        if forget_at.is_some_and(|at| i >= at) {
+            continue;
+        }
         // A failed step has exited; a done one is recorded before the next starts.
         if let Some(owned) = plan.owned_after.get(i) {
             let _ = writeln!(
@@ -40,6 +50,10 @@ pub fn render(plan: &Plan, release: Option<&Fetched>, katafleet_version: &str) -
                 b64(&owned.to_json())
             );
         }
+    }
+    if forget_at.is_some() {
+        s.push_str("exit 0\n");
+        return s;
     }
     // The record as the plan leaves it (also what no step changed), once more.
     let last = plan.changes.len();
@@ -188,6 +202,69 @@ fn step(
             );
         }
         Action::Restart { service, health } => restart(s, id, *service, health),
+        Action::Unwire {
+            service,
+            files,
+            validation,
+            health,
+            gone,
+        } => unwire(s, id, *service, files, validation, health, gone),
+        Action::UndoFile(u) => {
+            let _ = writeln!(
+                s,
+                "kf_keep {p}\n\
+                 if ! kf_out=$({{ {}; }} 2>&1); then kf_revert {p}; kf_report {id} failed \"cannot {}, so it was left as it was: $kf_out\"; exit 1; fi\n\
+                 kf_report {id} changed {}",
+                undo_cmds(u),
+                undo_words(u),
+                q(&done_words(u)),
+                p = q(&u.path),
+            );
+        }
+        Action::RemoveTrees {
+            trees,
+            restore_foreign,
+        } => {
+            let list: Vec<String> = trees.iter().map(|t| q(t)).collect();
+            let _ = writeln!(
+                s,
+                "if ! kf_out=$(kf_remove_trees {} {} 2>&1); then\n\
+                 \x20   if kf_back=$(kf_trees_back 2>&1); then kf_report {id} failed \"cannot remove the release trees, so they are back where they were: $kf_out\"; exit 1; fi\n\
+                 \x20   kf_report {id} failed \"cannot remove the release trees ($kf_out), nor put them back ($kf_back): see /opt/.katafleet-removed\"; exit 1\n\
+                 fi\n\
+                 kf_report {id} changed {}",
+                u8::from(*restore_foreign),
+                list.join(" "),
+                q(&format!(
+                    "removed {}{}",
+                    trees.join(", "),
+                    if *restore_foreign {
+                        " and put back the /opt/kata katafleet had set aside"
+                    } else {
+                        ""
+                    }
+                )),
+            );
+        }
+        Action::RemoveFromGroup { user, group } => {
+            let _ = writeln!(
+                s,
+                "if ! kf_out=$(gpasswd -d {u} {g} 2>&1); then kf_report {id} failed \"cannot remove {user} from {group}: $kf_out\"; exit 1; fi\n\
+                 printf '%s %s\\n' {u} {g} >>\"$KF_TXN/groups-removed\"\n\
+                 kf_report {id} changed {}",
+                q(&format!("removed {user} from {group}")),
+                u = q(user),
+                g = q(group),
+            );
+        }
+        Action::RemoveState => {
+            let _ = writeln!(
+                s,
+                "if ! kf_out=$(kf_forget 2>&1); then kf_report {id} failed \"cannot remove katafleet's state: $kf_out\"; exit 1; fi\n\
+                 kf_report {id} changed {}",
+                q("removed katafleet's state (its record and the originals it saved); /var/lib/katafleet goes once the run is verified")
+            );
+        }
         Action::RecordOwnership => {
             let _ = writeln!(
                 s,
@@ -260,26 +337,109 @@ fn configure(
             "if dockerd --help 2>&1 | grep -q -- --validate; then timeout 30 dockerd --validate --config-file /etc/docker/daemon.json; fi".to_string()
         }
     };
+    let did = match service {
+        Service::Containerd => "restarted",
+        Service::Docker => "reloaded",
+    };
+    activate(
+        s,
+        id,
+        service,
+        &paths,
+        &check,
+        health,
+        &[],
+        &format!("configured and {did} {unit}; running containers keep running"),
+    );
+}
+
+/// A service's files back as they were before katafleet (each unchanged
+/// since planned), validated, then restarted or reloaded without the
+/// handlers in `gone`; any failure puts katafleet's files back.
+fn unwire(
+    s: &mut String,
+    id: usize,
+    service: Service,
+    files: &[FileUndo],
+    validation: &Validation,
+    health: &Health,
+    gone: &[String],
+) {
+    let unit = service.unit();
+    let paths: Vec<String> = files.iter().map(|f| q(&f.path)).collect();
+    let paths = paths.join(" ");
+    for f in files {
+        let _ = writeln!(s, "kf_keep {}", q(&f.path));
+    }
+    let undos: Vec<String> = files.iter().map(undo_cmds).collect();
+    let _ = writeln!(
+        s,
+        "if ! kf_out=$({{ {}; }} 2>&1); then kf_revert {paths}; kf_report {id} failed \"cannot put the {unit} configuration back, so nothing changed: $kf_out\"; exit 1; fi",
+        undos.join(" && "),
+    );
+    let check = match validation {
+        Validation::ContainerdDump { main_config } => {
+            format!("timeout 30 containerd --config {} config dump", q(main_config))
+        }
+        // With daemon.json gone dockerd runs on its defaults: nothing to validate.
+        Validation::None => {
+            "if [ -e /etc/docker/daemon.json ] && dockerd --help 2>&1 | grep -q -- --validate; then timeout 30 dockerd --validate --config-file /etc/docker/daemon.json; fi".to_string()
+        }
+    };
+    let did = match service {
+        Service::Containerd => "restarted",
+        Service::Docker => "reloaded",
+    };
+    activate(
+        s,
+        id,
+        service,
+        &paths,
+        &check,
+        health,
+        gone,
+        &format!("put the {unit} configuration back as it was before katafleet and {did} {unit}; running containers keep running"),
+    );
+}
+
+/// Validation, then the restart (containerd) or reload (Docker) and its
+/// health check; the daemon must list `health`'s handlers and none of `gone`.
+#[allow(clippy::too_many_arguments)]
+fn activate(
+    s: &mut String,
+    id: usize,
+    service: Service,
+    paths: &str,
+    check: &str,
+    health: &Health,
+    gone: &[String],
+    done: &str,
+) {
+    let unit = service.unit();
     let _ = writeln!(
         s,
         "if ! kf_out=$({check} 2>&1 >/dev/null); then kf_revert {paths}; kf_report {id} failed \"{unit} rejected the new configuration, so the old one is back and {unit} was not touched: $kf_out\"; exit 1; fi"
     );
     let handlers: Vec<String> = health.handlers.iter().map(|h| q(h)).collect();
     let handlers = handlers.join(" ");
+    let gone: Vec<String> = gone.iter().map(|h| q(h)).collect();
     // Put back: the old files, then the daemon with them; a daemon left down
     // is its own failure, never "the old one is back".
-    let (activate, again, did) = match service {
+    let (mut activate, again, lacks) = match service {
         Service::Containerd => (
             format!("kf_containerd_restart {} {handlers}", u8::from(health.cri)),
             "kf_containerd_restart 0".to_string(),
-            "restarted",
+            "kf_containerd_lacks",
         ),
         Service::Docker => (
             format!("kf_docker_reload {handlers}"),
             "kf_docker_back".to_string(),
-            "reloaded",
+            "kf_docker_lacks",
         ),
     };
+    if !gone.is_empty() {
+        activate = format!("{{ {activate} && {lacks} {}; }}", gone.join(" "));
+    }
     let _ = writeln!(
         s,
         "if kf_running {unit}; then\n\
@@ -295,8 +455,35 @@ fn configure(
          else\n\
          \x20   kf_report {id} warn \"configured {unit}; $KF_NOTE\"\n\
          fi",
-        q(&format!("configured and {did} {unit}; running containers keep running"))
+        q(done)
     );
+}
+
+/// The shell that puts one file back or removes it, once it is checked
+/// to be what was planned.
+fn undo_cmds(u: &FileUndo) -> String {
+    let now = u.sha256.as_deref().unwrap_or("absent");
+    let undo = match &u.undo {
+        Undo::Restore { backup, sha256 } => {
+            format!("kf_put_back {} {} {}", q(&u.path), q(backup), q(sha256))
+        }
+        Undo::Remove => format!("rm -f {}", q(&u.path)),
+    };
+    format!("kf_unchanged {} {} && {undo}", q(&u.path), q(now))
+}
+
+fn undo_words(u: &FileUndo) -> String {
+    match u.undo {
+        Undo::Restore { .. } => format!("put {} back", u.path),
+        Undo::Remove => format!("remove {}", u.path),
+    }
+}
+
+fn done_words(u: &FileUndo) -> String {
+    match u.undo {
+        Undo::Restore { .. } => format!("put {} back as it was before katafleet", u.path),
+        Undo::Remove => format!("removed {}", u.path),
+    }
 }
 
 #[cfg(test)]
