@@ -17,6 +17,7 @@ Commands:
   verify     Prove a container really runs in a VM on each host (check tool, a container per handler, its VMM; --bench)
   debug      Turn Kata debug logging on or off (a config drop-in; --containerd for containerd's too)
   rollback   Put each host back to the Kata release and files it had before its last upgrade
+  uninstall  Remove everything katafleet put on each host (and nothing else); --dry-run shows it first
   render     Print RuntimeClass manifests or write a Compose override
   help       Print this message or the help of the given subcommand(s)
 
