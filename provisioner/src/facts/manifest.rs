@@ -23,6 +23,9 @@ pub struct Manifest {
     /// not recorded: uninstall removes exactly these memberships).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub kvm_members_added: Vec<String>,
+    /// katafleet created the `kvm` group itself (the host had none).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub kvm_group_created: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,6 +56,7 @@ impl Manifest {
             && self.containerd_handlers.is_empty()
             && self.docker_runtimes.is_empty()
             && self.kvm_members_added.is_empty()
+            && !self.kvm_group_created
     }
 
     pub fn owns(&self, path: &str) -> bool {

@@ -268,13 +268,17 @@ pub enum Action {
     RollBack,
     /// A service's files as they were before katafleet, validated together,
     /// then one restart (containerd) or reload (Docker) and its health check,
-    /// which also requires the handlers in `gone` to be gone.
+    /// which also requires the handlers in `gone` to be gone. With `interim`,
+    /// the daemon reloads with that file first, and the files go back after:
+    /// dockerd's reload keeps the runtimes of a daemon.json without
+    /// `runtimes`, so it reloads once with `"runtimes": {}`.
     Unwire {
         service: Service,
         files: Vec<FileUndo>,
         validation: Validation,
         health: Health,
         gone: Vec<String>,
+        interim: Option<FileWrite>,
     },
     /// One file no service reads, put back or removed.
     UndoFile(FileUndo),
@@ -286,6 +290,10 @@ pub enum Action {
     },
     RemoveFromGroup {
         user: String,
+        group: String,
+    },
+    /// A group katafleet created, now without members.
+    RemoveGroup {
         group: String,
     },
     /// katafleet's state directory goes (its record, the saved originals, the lock).

@@ -12,12 +12,19 @@ pub(super) fn kvm_group(plan: &mut Plan, facts: &HostFacts, users: &[String]) {
     plan.manifest
         .kvm_members_added
         .retain(|u| members.contains(u));
+    if facts.kvm_group.is_none() {
+        plan.manifest.kvm_group_created = false;
+    }
     for user in users {
         if members.contains(user) {
             plan.noop(format!("{user} in group kvm"), "already a member");
         } else {
             if !plan.manifest.kvm_members_added.contains(user) {
                 plan.manifest.kvm_members_added.push(user.clone());
+            }
+            // The step creates the group when the host has none.
+            if facts.kvm_group.is_none() {
+                plan.manifest.kvm_group_created = true;
             }
             plan.push(Change {
                 action: Action::AddToGroup {
@@ -71,6 +78,20 @@ mod tests {
             ["bob"],
             "recorded once the step is done, so an interrupted run keeps it"
         );
+    }
+
+    #[test]
+    fn a_kvm_group_the_step_creates_is_recorded_as_katafleets() {
+        let mut plan = Plan::default();
+        kvm_group(&mut plan, &HostFacts::default(), &["bob".into()]);
+        assert!(plan.owned_after[0].kvm_group_created);
+        let facts = HostFacts {
+            kvm_group: Some(vec![]),
+            ..HostFacts::default()
+        };
+        let mut plan = Plan::default();
+        kvm_group(&mut plan, &facts, &["bob".into()]);
+        assert!(!plan.manifest.kvm_group_created, "the host had one");
     }
 
     #[test]

@@ -208,7 +208,16 @@ fn step(
             validation,
             health,
             gone,
-        } => unwire(s, id, *service, files, validation, health, gone),
+            interim,
+        } => unwire(
+            s,
+            id,
+            *service,
+            files,
+            validation,
+            Checks { health, gone },
+            interim.as_ref(),
+        ),
         Action::UndoFile(u) => {
             let _ = writeln!(
                 s,
@@ -254,6 +263,17 @@ fn step(
                  kf_report {id} changed {}",
                 q(&format!("removed {user} from {group}")),
                 u = q(user),
+                g = q(group),
+            );
+        }
+        Action::RemoveGroup { group } => {
+            let _ = writeln!(
+                s,
+                "kf_gid=$(getent group {g} | cut -d: -f3)\n\
+                 if ! kf_out=$(groupdel {g} 2>&1); then kf_report {id} failed \"cannot remove the group {group}: $kf_out\"; exit 1; fi\n\
+                 printf '%s %s\\n' {g} \"$kf_gid\" >>\"$KF_TXN/groups-deleted\"\n\
+                 kf_report {id} changed {}",
+                q(&format!("removed the group {group}")),
                 g = q(group),
             );
         }
@@ -347,23 +367,24 @@ fn configure(
         service,
         &paths,
         &check,
-        health,
-        &[],
+        Checks { health, gone: &[] },
+        None,
         &format!("configured and {did} {unit}; running containers keep running"),
     );
 }
 
 /// A service's files back as they were before katafleet (each unchanged
 /// since planned), validated, then restarted or reloaded without the
-/// handlers in `gone`; any failure puts katafleet's files back.
+/// handlers katafleet added; any failure puts katafleet's files back. With
+/// an interim file, the daemon takes that first and the files go back after.
 fn unwire(
     s: &mut String,
     id: usize,
     service: Service,
     files: &[FileUndo],
     validation: &Validation,
-    health: &Health,
-    gone: &[String],
+    checks: Checks,
+    interim: Option<&FileWrite>,
 ) {
     let unit = service.unit();
     let paths: Vec<String> = files.iter().map(|f| q(&f.path)).collect();
@@ -371,17 +392,22 @@ fn unwire(
     for f in files {
         let _ = writeln!(s, "kf_keep {}", q(&f.path));
     }
-    let undos: Vec<String> = files.iter().map(undo_cmds).collect();
+    let unchanged: Vec<String> = files.iter().map(unchanged_cmd).collect();
+    let undos: Vec<String> = files.iter().map(undo_cmd).collect();
+    let first = match interim {
+        Some(w) => format!("{} && {}", unchanged.join(" && "), write_cmds(w)),
+        None => format!("{} && {}", unchanged.join(" && "), undos.join(" && ")),
+    };
     let _ = writeln!(
         s,
-        "if ! kf_out=$({{ {}; }} 2>&1); then kf_revert {paths}; kf_report {id} failed \"cannot put the {unit} configuration back, so nothing changed: $kf_out\"; exit 1; fi",
-        undos.join(" && "),
+        "if ! kf_out=$({{ {first}; }} 2>&1); then kf_revert {paths}; kf_report {id} failed \"cannot put the {unit} configuration back, so nothing changed: $kf_out\"; exit 1; fi",
     );
+    // A main config that goes leaves the daemon on its defaults: nothing to validate.
     let check = match validation {
-        Validation::ContainerdDump { main_config } => {
-            format!("timeout 30 containerd --config {} config dump", q(main_config))
-        }
-        // With daemon.json gone dockerd runs on its defaults: nothing to validate.
+        Validation::ContainerdDump { main_config } => format!(
+            "if [ -e {c} ]; then timeout 30 containerd --config {c} config dump; fi",
+            c = q(main_config)
+        ),
         Validation::None => {
             "if [ -e /etc/docker/daemon.json ] && dockerd --help 2>&1 | grep -q -- --validate; then timeout 30 dockerd --validate --config-file /etc/docker/daemon.json; fi".to_string()
         }
@@ -390,20 +416,29 @@ fn unwire(
         Service::Containerd => "restarted",
         Service::Docker => "reloaded",
     };
+    let after = interim.map(|_| undos.join(" && "));
     activate(
         s,
         id,
         service,
         &paths,
         &check,
-        health,
-        gone,
+        checks,
+        after.as_deref(),
         &format!("put the {unit} configuration back as it was before katafleet and {did} {unit}; running containers keep running"),
     );
 }
 
+/// What a daemon must show after its restart or reload.
+struct Checks<'a> {
+    health: &'a Health,
+    /// Handlers it must no longer list.
+    gone: &'a [String],
+}
+
 /// Validation, then the restart (containerd) or reload (Docker) and its
-/// health check; the daemon must list `health`'s handlers and none of `gone`.
+/// health check; `after` runs once the daemon took the files (then the
+/// files written last go back).
 #[allow(clippy::too_many_arguments)]
 fn activate(
     s: &mut String,
@@ -411,11 +446,12 @@ fn activate(
     service: Service,
     paths: &str,
     check: &str,
-    health: &Health,
-    gone: &[String],
+    checks: Checks,
+    after: Option<&str>,
     done: &str,
 ) {
     let unit = service.unit();
+    let Checks { health, gone } = checks;
     let _ = writeln!(
         s,
         "if ! kf_out=$({check} 2>&1 >/dev/null); then kf_revert {paths}; kf_report {id} failed \"{unit} rejected the new configuration, so the old one is back and {unit} was not touched: $kf_out\"; exit 1; fi"
@@ -440,6 +476,18 @@ fn activate(
     if !gone.is_empty() {
         activate = format!("{{ {activate} && {lacks} {}; }}", gone.join(" "));
     }
+    // The files that go back once the daemon dropped katafleet's handlers.
+    let (after_running, after_stopped) = match after {
+        Some(cmds) => (
+            format!(
+                "\x20   if ! kf_out=$({{ {cmds}; }} 2>&1); then kf_revert {paths}; {again} >/dev/null 2>&1; kf_report {id} failed \"cannot put the {unit} configuration back, so katafleet's is back: $kf_out\"; exit 1; fi\n"
+            ),
+            format!(
+                "\x20   if ! kf_out=$({{ {cmds}; }} 2>&1); then kf_revert {paths}; kf_report {id} failed \"cannot put the {unit} configuration back, so katafleet's is back: $kf_out\"; exit 1; fi\n"
+            ),
+        ),
+        None => (String::new(), String::new()),
+    };
     let _ = writeln!(
         s,
         "if kf_running {unit}; then\n\
@@ -450,9 +498,11 @@ fn activate(
          \x20       fi\n\
          \x20       kf_report {id} failed \"{unit} failed with the new configuration, so the old one is back and {unit} runs with it: $(cat \"$KF_RUN/activate.log\")\"; exit 1\n\
          \x20   fi\n\
+         {after_running}\
          \x20   echo {unit} >>\"$KF_TXN/services\"\n\
          \x20   kf_report {id} changed {}\n\
          else\n\
+         {after_stopped}\
          \x20   kf_report {id} warn \"configured {unit}; $KF_NOTE\"\n\
          fi",
         q(done)
@@ -462,14 +512,22 @@ fn activate(
 /// The shell that puts one file back or removes it, once it is checked
 /// to be what was planned.
 fn undo_cmds(u: &FileUndo) -> String {
+    format!("{} && {}", unchanged_cmd(u), undo_cmd(u))
+}
+
+/// The file must still be what the plan was made from.
+fn unchanged_cmd(u: &FileUndo) -> String {
     let now = u.sha256.as_deref().unwrap_or("absent");
-    let undo = match &u.undo {
+    format!("kf_unchanged {} {}", q(&u.path), q(now))
+}
+
+fn undo_cmd(u: &FileUndo) -> String {
+    match &u.undo {
         Undo::Restore { backup, sha256 } => {
             format!("kf_put_back {} {} {}", q(&u.path), q(backup), q(sha256))
         }
         Undo::Remove => format!("rm -f {}", q(&u.path)),
-    };
-    format!("kf_unchanged {} {} && {undo}", q(&u.path), q(now))
+    }
 }
 
 fn undo_words(u: &FileUndo) -> String {

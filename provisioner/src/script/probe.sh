@@ -54,7 +54,12 @@ if have containerd; then
     if [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ]; then
         cfg=$(tr '\0' '\n' <"/proc/$pid/cmdline" | sed -n -e '/^--config$/{n;p;q;}' -e '/^-c$/{n;p;q;}' -e 's/^--config=//p' | head -n1)
     fi
-    if containerd ${cfg:+--config "$cfg"} config dump >"$dump" 2>/dev/null; then kf_file containerd-dump "$dump"; fi
+    if containerd ${cfg:+--config "$cfg"} config dump >"$dump" 2>/dev/null; then
+        kf_file containerd-dump "$dump"
+    elif [ -z "$cfg" ] && [ ! -e /etc/containerd/config.toml ] && containerd config default >"$dump" 2>/dev/null; then
+        # Without a config file containerd runs on its defaults (1.7 cannot dump them).
+        kf_file containerd-dump "$dump"
+    fi
     rm -f "$dump"
 fi
 if have dockerd; then

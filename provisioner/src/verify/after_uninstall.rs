@@ -84,6 +84,7 @@ mod tests {
                     cri: service == Service::Containerd,
                 },
                 gone: gone.iter().map(|g| g.to_string()).collect(),
+                interim: None,
             },
             reason: String::new(),
             diff: None,

@@ -14,8 +14,8 @@ use super::containerd::{self, DROPIN, MAIN_CONFIG};
 use super::docker::DAEMON_JSON;
 use super::modules::MODULES_LOAD_FILE;
 use super::{
-    unified_diff, Action, Change, FileUndo, Health, Plan, PlanError, PlanOptions, Service, Undo,
-    Validation,
+    unified_diff, Action, Change, FileUndo, FileWrite, Health, Plan, PlanError, PlanOptions,
+    Service, Undo, Validation,
 };
 use crate::facts::footprint::FOREIGN_ASIDE;
 use crate::facts::manifest::{backup_path, ManagedFile, Manifest, STATE_DIR};
@@ -295,7 +295,7 @@ fn unwire(
         },
         None => facts.file(main),
     };
-    let (cri, gone): (bool, Vec<String>) = match service {
+    let (cri, gone, interim): (bool, Vec<String>, Option<String>) = match service {
         Service::Containerd => {
             // A disabled CRI plugin hides every runtime from `config dump`.
             let cri = !main_after.is_some_and(containerd::cri_disabled);
@@ -306,17 +306,31 @@ fn unwire(
                 })
                 .cloned()
                 .collect();
-            (cri, gone)
+            (cri, gone, None)
         }
         Service::Docker => {
             let json: serde_json::Value =
                 serde_json::from_str(main_after.unwrap_or("{}")).unwrap_or_default();
-            let gone = owned
+            let gone: Vec<String> = owned
                 .iter()
                 .filter(|r| json["runtimes"].get(r.as_str()).is_none())
                 .cloned()
                 .collect();
-            (false, gone)
+            // dockerd's reload keeps the runtimes when the file names none
+            // (measured on Docker 28.5.2), so it reloads with the user's
+            // file plus `"runtimes": {}` first.
+            let interim = (!gone.is_empty() && json.get("runtimes").is_none()).then(|| {
+                let mut root = match json {
+                    serde_json::Value::Object(map) => map,
+                    _ => serde_json::Map::new(),
+                };
+                root.insert("runtimes".into(), serde_json::json!({}));
+                let mut text = serde_json::to_string_pretty(&serde_json::Value::Object(root))
+                    .unwrap_or_default();
+                text.push('\n');
+                text
+            });
+            (false, gone, interim)
         }
     };
     let what: Vec<String> = files
@@ -326,7 +340,6 @@ fn unwire(
             Undo::Remove => format!("remove {}", u.path),
         })
         .collect();
-    let unit = service.unit();
     let then = match service {
         Service::Containerd => "restart containerd",
         Service::Docker => "reload dockerd",
@@ -336,6 +349,11 @@ fn unwire(
     } else {
         let names: Vec<String> = gone.iter().map(|g| format!("`{g}`")).collect();
         format!(" so it drops the Kata runtimes {}", names.join(", "))
+    };
+    let note = if interim.is_some() {
+        "; it reloads with `\"runtimes\": {}` in the file first, as a reload keeps the runtimes of a daemon.json that names none"
+    } else {
+        ""
     };
     for (u, _) in &files {
         plan.manifest.files.remove(&u.path);
@@ -356,9 +374,15 @@ fn unwire(
                 cri,
             },
             gone,
+            interim: interim.map(|content| FileWrite {
+                path: DAEMON_JSON.into(),
+                content,
+                mode: 0o644,
+                backup: false,
+            }),
         },
         reason: format!(
-            "{}, then {then}{drops} ({unit}'s running containers keep running)",
+            "{}, then {then}{drops} (running containers keep running){note}",
             what.join(", ")
         ),
         diff: Some(diff),
@@ -391,7 +415,7 @@ fn remove_trees(plan: &mut Plan, facts: &HostFacts, trees: Vec<String>, restore_
             _ => "the Kata release".to_string(),
         };
         reason.push(format!(
-            "remove {what} as katafleet installed it, and what it kept beside it: {}",
+            "remove {what}, which katafleet installed: {}",
             trees.join(", ")
         ));
     }
@@ -410,9 +434,14 @@ fn remove_trees(plan: &mut Plan, facts: &HostFacts, trees: Vec<String>, restore_
     });
 }
 
-/// The kvm memberships katafleet added, and only those.
+/// The kvm memberships katafleet added, and only those; then the group,
+/// if katafleet created it and no one else is in it.
 fn groups(plan: &mut Plan, facts: &HostFacts) {
-    let members = facts.kvm_group.clone().unwrap_or_default();
+    let Some(members) = facts.kvm_group.clone() else {
+        plan.manifest.kvm_members_added.clear();
+        plan.manifest.kvm_group_created = false;
+        return;
+    };
     for user in &facts.manifest.kvm_members_added {
         plan.manifest.kvm_members_added.retain(|u| u != user);
         if members.contains(user) {
@@ -427,6 +456,32 @@ fn groups(plan: &mut Plan, facts: &HostFacts) {
         } else {
             plan.noop(format!("{user} in group kvm"), "no longer a member");
         }
+    }
+    if !facts.manifest.kvm_group_created {
+        return;
+    }
+    plan.manifest.kvm_group_created = false;
+    let others: Vec<&str> = members
+        .iter()
+        .filter(|m| !facts.manifest.kvm_members_added.contains(m))
+        .map(String::as_str)
+        .collect();
+    if others.is_empty() {
+        plan.push(Change {
+            action: Action::RemoveGroup {
+                group: "kvm".into(),
+            },
+            reason: "remove the kvm group (katafleet created it, and no one else is in it)".into(),
+            diff: None,
+        });
+    } else {
+        plan.noop(
+            "group kvm",
+            format!(
+                "katafleet created it, but {} joined since: left",
+                others.join(", ")
+            ),
+        );
     }
 }
 

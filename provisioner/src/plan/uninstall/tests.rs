@@ -65,6 +65,7 @@ fn kinds(plan: &Plan) -> Vec<&'static str> {
             Action::UndoFile(_) => "undo file",
             Action::RemoveTrees { .. } => "remove trees",
             Action::RemoveFromGroup { .. } => "remove from group",
+            Action::RemoveGroup { .. } => "remove group",
             Action::RemoveState => "remove state",
             _ => "other",
         })
@@ -407,6 +408,26 @@ fn exactly_the_kvm_memberships_katafleet_added_go() {
         .any(|n| n.what == "gone in group kvm" && n.reason == "no longer a member"));
 }
 
+#[test]
+fn a_kvm_group_katafleet_created_goes_once_no_one_else_is_in_it() {
+    let mut facts = provisioned();
+    facts.kvm_group = Some(vec!["kf".into()]);
+    facts.manifest.kvm_members_added = vec!["kf".into()];
+    facts.manifest.kvm_group_created = true;
+    let plan = run(&facts);
+    assert_eq!(
+        kinds(&plan)[3..],
+        ["remove from group", "remove group", "remove state"]
+    );
+    facts.kvm_group = Some(vec!["kf".into(), "alice".into()]);
+    let plan = run(&facts);
+    assert!(!kinds(&plan).contains(&"remove group"));
+    assert!(plan
+        .noops
+        .iter()
+        .any(|n| n.what == "group kvm" && n.reason.contains("alice joined since")));
+}
+
 /// sid: containerd 2.1 with katafleet's drop-in and `imports` entry, and a
 /// daemon.json katafleet created.
 fn sid() -> HostFacts {
@@ -462,6 +483,7 @@ fn containerd_2_loses_the_import_and_the_dropin_in_one_step_and_docker_its_runti
         files,
         gone,
         validation,
+        interim,
         ..
     } = &plan.changes[1].action
     else {
@@ -470,7 +492,46 @@ fn containerd_2_loses_the_import_and_the_dropin_in_one_step_and_docker_its_runti
     assert_eq!(files[0].undo, Undo::Remove);
     assert_eq!(gone, &["kata", "kata-qemu"]);
     assert_eq!(validation, &Validation::None);
+    assert_eq!(
+        interim.as_ref().map(|w| w.content.as_str()),
+        Some("{\n  \"runtimes\": {}\n}\n"),
+        "dockerd keeps runtimes a reloaded file does not name, so it reloads with none first"
+    );
     assert!(plan.changes[1].reason.contains("reload dockerd"));
+}
+
+#[test]
+fn dockerd_reloads_with_the_users_keys_and_no_runtimes_before_the_original_goes_back() {
+    let mut facts = sid();
+    let original = "{\n  \"log-level\": \"warn\"\n}\n";
+    let record = facts.manifest.files.get_mut(DAEMON_JSON).unwrap();
+    record.created = false;
+    record.backup = Some(backup_path(DAEMON_JSON));
+    facts.footprint.backups.insert(
+        DAEMON_JSON.into(),
+        Backup {
+            content: original.into(),
+            sha256: sha(original),
+        },
+    );
+    let interim = |facts: &HostFacts| match &run(facts).changes[1].action {
+        Action::Unwire { interim, .. } => interim.as_ref().map(|w| w.content.clone()),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        interim(&facts).as_deref(),
+        Some("{\n  \"log-level\": \"warn\",\n  \"runtimes\": {}\n}\n")
+    );
+    // An original with runtimes of its own is reloaded as it is.
+    let own = "{\"runtimes\": {\"crun\": {\"path\": \"/usr/bin/crun\"}}}\n";
+    facts
+        .footprint
+        .backups
+        .get_mut(DAEMON_JSON)
+        .unwrap()
+        .content = own.into();
+    facts.footprint.backups.get_mut(DAEMON_JSON).unwrap().sha256 = sha(own);
+    assert_eq!(interim(&facts), None);
 }
 
 #[test]
@@ -493,11 +554,19 @@ fn a_changed_daemon_json_names_katafleets_runtimes() {
 fn the_script_puts_files_back_checked_and_writes_no_record_once_the_state_is_gone() {
     let plan = run(&sid());
     let script = crate::script::apply::render(&plan, None, "0.0.0-test");
-    assert!(script.contains(&format!(
-        "kf_unchanged '/etc/containerd/config.toml' '{}' && kf_put_back '/etc/containerd/config.toml' '/var/lib/katafleet/backup/etc/containerd/config.toml' '{}'",
-        plan.changes[0].action_sha(),
+    let checked = format!(
+        "kf_unchanged '/etc/containerd/config.toml' '{}'",
+        plan.changes[0].action_sha()
+    );
+    let put_back = format!(
+        "kf_put_back '/etc/containerd/config.toml' '/var/lib/katafleet/backup/etc/containerd/config.toml' '{}'",
         sha(ORIGINAL)
-    )));
+    );
+    let (at_check, at_put) = (
+        script.find(&checked).unwrap(),
+        script.find(&put_back).unwrap(),
+    );
+    assert!(at_check < at_put, "checked before it is put back");
     assert!(script.contains("kf_containerd_lacks 'kata' 'kata-qemu'"));
     assert!(script.contains("kf_docker_lacks 'kata' 'kata-qemu'"));
     let forget = script.find("kf_out=$(kf_forget").unwrap();

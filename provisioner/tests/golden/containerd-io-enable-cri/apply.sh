@@ -220,6 +220,9 @@ kf_undo() {
     if [ -f "$1/groups" ]; then
         while read -r kf_u kf_g; do gpasswd -d "$kf_u" "$kf_g" >/dev/null 2>&1; done <"$1/groups"
     fi
+    if [ -f "$1/groups-deleted" ]; then
+        while read -r kf_g kf_gid; do groupadd -r ${kf_gid:+-g "$kf_gid"} "$kf_g" >/dev/null 2>&1; done <"$1/groups-deleted"
+    fi
     if [ -f "$1/groups-removed" ]; then
         while read -r kf_u kf_g; do usermod -aG "$kf_g" "$kf_u" >/dev/null 2>&1; done <"$1/groups-removed"
     fi
@@ -361,6 +364,16 @@ kf_running() {
     fi
 }
 
+# containerd's effective config; with no config file, its built-in
+# defaults (containerd 1.7 cannot `config dump` without one).
+kf_containerd_dump() {
+    if [ -e /etc/containerd/config.toml ]; then
+        timeout 30 containerd config dump
+    else
+        timeout 30 containerd config default
+    fi
+}
+
 # containerd: restart (running containers survive: the unit has
 # KillMode=process), then it must answer, load its CRI plugin when $1 = 1,
 # and show every handler after $1 in `config dump`. Prints why not.
@@ -389,7 +402,7 @@ kf_containerd_restart() {
             sleep 1
         done
     fi
-    kf_dump=$(timeout 30 containerd config dump 2>&1) || { echo "containerd config dump failed: $kf_dump"; return 1; }
+    kf_dump=$(kf_containerd_dump 2>&1) || { echo "containerd config dump failed: $kf_dump"; return 1; }
     for kf_h in "$@"; do
         case $kf_dump in
             *".runtimes.$kf_h]"*) ;;
@@ -400,7 +413,7 @@ kf_containerd_restart() {
 
 # containerd's effective config must have none of the runtimes given.
 kf_containerd_lacks() {
-    kf_dump=$(timeout 30 containerd config dump 2>&1) || { echo "containerd config dump failed: $kf_dump"; return 1; }
+    kf_dump=$(kf_containerd_dump 2>&1) || { echo "containerd config dump failed: $kf_dump"; return 1; }
     for kf_h in "$@"; do
         case $kf_dump in
             *".runtimes.$kf_h]"*) echo "containerd's effective config still has runtime $kf_h"; return 1 ;;
