@@ -251,3 +251,63 @@ fn a_foreign_opt_kata_set_aside_by_provision_comes_back() {
     assert_eq!((code, host["changed"].as_u64()), (0, Some(0)), "{host}");
     fleet.sh_ok(0, "test -x /opt/kata/bin/kata-runtime");
 }
+
+#[test]
+fn an_uninstall_that_fails_verification_is_put_back_as_provisioned() {
+    let fleet = fleet_or_skip!(1);
+    let before = touched(&fleet);
+    let inv = fleet.inventory("kvm_users = [\"kf\"]", "");
+    let inv = inv.to_str().unwrap();
+    provision(&fleet, inv);
+    let provisioned = touched(&fleet);
+    let manifest = fleet.sh_ok(0, "cat /var/lib/katafleet/manifest.json");
+    // The fault: once containerd restarts (uninstall's first step),
+    // something makes /opt/kata-releases, which the plan did not know of:
+    // the facts after apply show a tree of katafleet's left, and the fresh
+    // plan is not empty, so verification fails.
+    fleet.sh_ok(
+        0,
+        "mkdir -p /etc/systemd/system/containerd.service.d && \
+         printf '[Service]\\nExecStartPost=/bin/mkdir -p /opt/kata-releases\\n' \
+         > /etc/systemd/system/containerd.service.d/99-fault.conf && systemctl daemon-reload",
+    );
+    let (code, host, err) = run(&fleet, &["uninstall", inv]);
+    assert_eq!(code, 1, "{host}\n{err}");
+    assert_eq!(host["status"], "rolled-back", "{host}");
+    assert_eq!(host["stage"], "verify", "{host}");
+    assert!(
+        host["error"]
+            .as_str()
+            .unwrap()
+            .contains("katafleet is still on the host after uninstall: remove the Kata release, which katafleet installed: /opt/kata-releases"),
+        "{host}"
+    );
+    // The fault made it again when containerd came back with katafleet's config.
+    fleet.sh_ok(0, "rm -r /opt/kata-releases");
+    assert_eq!(
+        touched(&fleet),
+        provisioned,
+        "every file, tree, group and the state are back as provision left them"
+    );
+    assert_eq!(
+        fleet.sh_ok(0, "cat /var/lib/katafleet/manifest.json"),
+        manifest
+    );
+    fleet.sh_ok(
+        0,
+        "systemctl is-active containerd && test ! -e /var/lib/katafleet/txn && test ! -e /opt/.katafleet-removed && id -nG kf | grep -qw kvm",
+    );
+    let dump = fleet.sh_ok(0, "containerd config dump");
+    assert!(
+        dump.contains("runtimes.kata]"),
+        "containerd has katafleet's config again: {dump}"
+    );
+
+    fleet.sh_ok(
+        0,
+        "rm /etc/systemd/system/containerd.service.d/99-fault.conf && systemctl daemon-reload",
+    );
+    let (code, host, err) = run(&fleet, &["uninstall", inv]);
+    assert_eq!(code, 0, "{host}\n{err}");
+    assert_eq!(touched(&fleet), before);
+}
