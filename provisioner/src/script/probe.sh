@@ -144,8 +144,7 @@ fi
 [ -d /var/lib/katafleet/txn ] && kf_kv txn_open yes
 # What katafleet keeps besides its manifest, and its trees in /opt.
 [ -d /var/lib/katafleet ] && kf_kv state_entries "$(ls -A /var/lib/katafleet 2>/dev/null)"
-kf_kv opt_entries "$(cd /opt 2>/dev/null && ls -d kata kata-releases kata.katafleet-orig .katafleet-* 2>/dev/null)"
-[ -L /opt/kata ] && kf_kv kata_link "$(readlink /opt/kata)"
+kf_kv opt_entries "$(cd /opt 2>/dev/null && ls -d kata kata-releases kata.katafleet-orig .kata.new .katafleet-* 2>/dev/null)"
 # Running Kata sandboxes: processes whose argv[0] is the Kata shim.
 if have pgrep; then
     kf_kv kata_shims "$(pgrep -f '^([^ ]*/)?containerd-shim-kata-v2( |$)' 2>/dev/null)"

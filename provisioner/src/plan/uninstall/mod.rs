@@ -17,7 +17,6 @@ use super::{
     unified_diff, Action, Change, FileUndo, FileWrite, Health, Plan, PlanError, PlanOptions,
     Service, Undo, Validation,
 };
-use crate::facts::footprint::FOREIGN_ASIDE;
 use crate::facts::manifest::{backup_path, ManagedFile, Manifest, STATE_DIR};
 use crate::facts::{HostFacts, OsFamily};
 use crate::release::checksums::Sha256;
@@ -58,8 +57,9 @@ pub fn plan(facts: &HostFacts, opts: PlanOptions) -> Result<Plan, PlanError> {
         ..Plan::default()
     };
     let fp = &facts.footprint;
-    let trees = fp.our_trees();
-    let restore_foreign = fp.foreign_aside() && (fp.kata_is_ours() || !fp.opt.contains("kata"));
+    let trees = our_trees(facts);
+    let restore_foreign =
+        fp.opt.contains(ASIDE) && (kata_is_ours(facts) || !fp.opt.contains("kata"));
     if facts.manifest.is_empty() && fp.state.is_none() && trees.is_empty() && !restore_foreign {
         plan.noop("katafleet", "nothing of katafleet's is on this host");
         return Ok(plan);
@@ -145,6 +145,39 @@ pub fn replan(after: &HostFacts, opts: PlanOptions) -> Result<Plan, PlanError> {
     }
     fp.opt.remove(".katafleet-removed");
     plan(&after, opts)
+}
+
+/// A foreign /opt/kata that katafleet set aside when it first installed,
+/// and its name in /opt.
+const FOREIGN_ASIDE: &str = "/opt/kata.katafleet-orig";
+const ASIDE: &str = "kata.katafleet-orig";
+
+/// Whether /opt/kata is katafleet's: its marker is there, or it is a link
+/// into katafleet's releases (`kata-releases/<id>`).
+fn kata_is_ours(facts: &HostFacts) -> bool {
+    facts.footprint.opt.contains("kata")
+        && (facts.footprint.kata_marked
+            || facts.kata_link.as_deref().is_some_and(|l| {
+                l.starts_with("kata-releases/") || l.starts_with("/opt/kata-releases/")
+            }))
+}
+
+/// The trees under /opt that are katafleet's to remove (absolute paths):
+/// /opt/kata when it is katafleet's, the releases, what runs left behind.
+fn our_trees(facts: &HostFacts) -> Vec<String> {
+    let mut trees = Vec::new();
+    if kata_is_ours(facts) {
+        trees.push(KATA_ROOT.to_string());
+    }
+    trees.extend(
+        facts
+            .footprint
+            .opt
+            .iter()
+            .filter(|e| *e == "kata-releases" || *e == ".kata.new" || e.starts_with(".katafleet-"))
+            .map(|e| format!("/opt/{e}")),
+    );
+    trees
 }
 
 fn fate(facts: &HostFacts, path: &str, record: &ManagedFile, force: bool) -> Fate {
@@ -391,12 +424,12 @@ fn unwire(
 
 fn remove_trees(plan: &mut Plan, facts: &HostFacts, trees: Vec<String>, restore_foreign: bool) {
     let fp = &facts.footprint;
-    if fp.opt.contains("kata") && !fp.kata_is_ours() {
+    if fp.opt.contains("kata") && !kata_is_ours(facts) {
         plan.noop(
             KATA_ROOT,
             "katafleet did not install it (no .katafleet-release in it): left alone",
         );
-        if fp.foreign_aside() {
+        if fp.opt.contains(ASIDE) {
             plan.warnings.push(format!(
                 "{FOREIGN_ASIDE} (the /opt/kata katafleet once set aside) stays where it is: /opt/kata is now a tree katafleet did not install"
             ));
@@ -411,7 +444,7 @@ fn remove_trees(plan: &mut Plan, facts: &HostFacts, trees: Vec<String>, restore_
     let mut reason = Vec::new();
     if !trees.is_empty() {
         let what = match &facts.kata {
-            Some(k) if fp.kata_is_ours() => format!("Kata {}", k.version),
+            Some(k) if kata_is_ours(facts) => format!("Kata {}", k.version),
             _ => "the Kata release".to_string(),
         };
         reason.push(format!(

@@ -366,8 +366,13 @@ fn an_opt_kata_katafleet_did_not_install_is_never_removed() {
 fn a_release_linked_from_opt_kata_goes_with_every_tree_beside_it() {
     let mut facts = provisioned();
     facts.footprint.kata_marked = false;
-    facts.footprint.kata_link = Some("/opt/kata-releases/4.2.0-rust-ac7429e6".into());
-    facts.footprint.opt = set(["kata", "kata-releases", ".katafleet-previous"]);
+    facts.kata_link = Some("kata-releases/4.2.0-rust-ac7429e6d4f8".into());
+    facts.footprint.opt = set([
+        "kata",
+        "kata-releases",
+        ".katafleet-stage.x1Yz",
+        ".kata.new",
+    ]);
     let plan = run(&facts);
     let trees = plan
         .changes
@@ -381,10 +386,19 @@ fn a_release_linked_from_opt_kata_goes_with_every_tree_beside_it() {
         trees,
         [
             "/opt/kata",
-            "/opt/.katafleet-previous",
+            "/opt/.kata.new",
+            "/opt/.katafleet-stage.x1Yz",
             "/opt/kata-releases"
         ]
     );
+}
+
+#[test]
+fn a_link_elsewhere_is_not_katafleets() {
+    let mut facts = provisioned();
+    facts.footprint.kata_marked = false;
+    facts.kata_link = Some("/srv/kata".into());
+    assert!(!kinds(&run(&facts)).contains(&"remove trees"));
 }
 
 #[test]
