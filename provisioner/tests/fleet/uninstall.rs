@@ -262,13 +262,13 @@ fn an_uninstall_that_fails_verification_is_put_back_as_provisioned() {
     let provisioned = touched(&fleet);
     let manifest = fleet.sh_ok(0, "cat /var/lib/katafleet/manifest.json");
     // The fault: once containerd restarts (uninstall's first step),
-    // something makes /opt/kata-releases, which the plan did not know of:
-    // the facts after apply show a tree of katafleet's left, and the fresh
+    // something makes a staging directory of katafleet's, which the plan
+    // did not know of: the facts after apply show it left, and the fresh
     // plan is not empty, so verification fails.
     fleet.sh_ok(
         0,
         "mkdir -p /etc/systemd/system/containerd.service.d && \
-         printf '[Service]\\nExecStartPost=/bin/mkdir -p /opt/kata-releases\\n' \
+         printf '[Service]\\nExecStartPost=/bin/mkdir -p /opt/.katafleet-stage.fault\\n' \
          > /etc/systemd/system/containerd.service.d/99-fault.conf && systemctl daemon-reload",
     );
     let (code, host, err) = run(&fleet, &["uninstall", inv]);
@@ -279,11 +279,11 @@ fn an_uninstall_that_fails_verification_is_put_back_as_provisioned() {
         host["error"]
             .as_str()
             .unwrap()
-            .contains("katafleet is still on the host after uninstall: remove the Kata release, which katafleet installed: /opt/kata-releases"),
+            .contains("katafleet is still on the host after uninstall: remove what katafleet left in /opt: /opt/.katafleet-stage.fault"),
         "{host}"
     );
     // The fault made it again when containerd came back with katafleet's config.
-    fleet.sh_ok(0, "rm -r /opt/kata-releases");
+    fleet.sh_ok(0, "rm -r /opt/.katafleet-stage.fault");
     assert_eq!(
         touched(&fleet),
         provisioned,

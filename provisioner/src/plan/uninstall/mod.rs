@@ -442,13 +442,18 @@ fn remove_trees(plan: &mut Plan, facts: &HostFacts, trees: Vec<String>, restore_
         .files
         .retain(|p, _| !trees.iter().any(|t| p.starts_with(&format!("{t}/"))));
     let mut reason = Vec::new();
-    if !trees.is_empty() {
+    if trees.iter().any(|t| t == KATA_ROOT) {
         let what = match &facts.kata {
-            Some(k) if kata_is_ours(facts) => format!("Kata {}", k.version),
-            _ => "the Kata release".to_string(),
+            Some(k) => format!("Kata {}", k.version),
+            None => "the Kata release".to_string(),
         };
         reason.push(format!(
             "remove {what}, which katafleet installed: {}",
+            trees.join(", ")
+        ));
+    } else if !trees.is_empty() {
+        reason.push(format!(
+            "remove what katafleet left in /opt: {}",
             trees.join(", ")
         ));
     }
