@@ -7,7 +7,7 @@
 //! sandboxes running stop it unless --force, a file changed since katafleet
 //! wrote it is refused unless --force, and a foreign /opt/kata comes back.
 
-use crate::common::{json_hosts, stderr, stdout, Fleet};
+use crate::common::{self, json_hosts, stderr, stdout, Fleet};
 
 /// Everything provision and uninstall touch: digest, mode and owner of each
 /// file (or `absent`), and which trees exist.
@@ -310,4 +310,42 @@ fn an_uninstall_that_fails_verification_is_put_back_as_provisioned() {
     let (code, host, err) = run(&fleet, &["uninstall", inv]);
     assert_eq!(code, 0, "{host}\n{err}");
     assert_eq!(touched(&fleet), before);
+}
+
+#[test]
+fn uninstall_after_an_upgrade_removes_both_releases_and_the_rollback_record() {
+    let fleet = fleet_or_skip!(1);
+    let before = touched(&fleet);
+    let inv = fleet.inventory("", "");
+    let inv_str = inv.to_str().unwrap();
+    provision(&fleet, inv_str);
+    let newer = common::build_fixture_version("uninstall-upgrade", "4.3.0", &[]);
+    let fixture = common::fixture();
+    let text = std::fs::read_to_string(&inv)
+        .unwrap()
+        .replace("version = \"4.2.0\"", "version = \"4.3.0\"")
+        .replace(fixture.sha256.as_str(), &newer.sha256)
+        .replace(fixture.dir.to_str().unwrap(), newer.dir.to_str().unwrap());
+    std::fs::write(&inv, text).unwrap();
+    provision(&fleet, inv_str);
+    let releases = fleet.sh_ok(
+        0,
+        "ls /opt/kata-releases; test -d /var/lib/katafleet/last-upgrade",
+    );
+    assert_eq!(
+        releases.lines().count(),
+        2,
+        "two releases side by side: {releases}"
+    );
+
+    let (code, host, err) = run(&fleet, &["uninstall", inv_str]);
+    assert_eq!(code, 0, "{host}\n{err}");
+    assert!(
+        host["plan"]["changes"]
+            .to_string()
+            .contains("remove Kata 4.3.0"),
+        "{host}"
+    );
+    assert_eq!(touched(&fleet), before);
+    fleet.sh_ok(0, "systemctl is-active containerd");
 }
