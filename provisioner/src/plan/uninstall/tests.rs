@@ -6,7 +6,12 @@
 
 use super::*;
 use crate::facts::footprint::Backup;
+use crate::facts::manifest::{backup_path, ManagedFile};
 use crate::facts::DockerFacts;
+use crate::plan::containerd::{DROPIN, MAIN_CONFIG};
+use crate::plan::docker::DAEMON_JSON;
+use crate::plan::{FileUndo, Validation};
+use crate::release::checksums::Sha256;
 
 const PROVISIONED: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
