@@ -116,3 +116,12 @@ fn upgrade_takes_a_digest_only_with_to_and_versions_as_major_minor_patch() {
         .status(2)
         .run();
 }
+
+#[test]
+fn uninstall_takes_dry_run_and_force_and_a_missing_inventory_exits_2() {
+    Test::new()
+        .args(&["uninstall", "missing.toml", "--dry-run", "--force"])
+        .stderr("cannot read inventory missing.toml: No such file or directory (os error 2)\n")
+        .status(2)
+        .run();
+}
