@@ -9,7 +9,7 @@ use super::args::HostArgs;
 use super::session;
 use crate::exit::ExitStatus;
 use crate::plan::{PlanOptions, Planner};
-use crate::report;
+use crate::{redact, report};
 
 #[derive(Debug, Args)]
 pub struct Opts {
@@ -40,11 +40,13 @@ pub async fn run(opts: Opts) -> anyhow::Result<ExitStatus> {
     )
     .await;
     // What goes is shown whether or not it went (with --dry-run, it did not).
+    // Diffs are masked where they are made; this catches secrets in
+    // anything else a host said, as provision's output does.
     if opts.hosts.json {
-        println!("{}", report::provision_json(&reports));
+        println!("{}", redact::text(&report::provision_json(&reports)));
     } else {
-        print!("{}", report::plan_text(&reports));
-        print!("{}", report::summary_table(&reports));
+        print!("{}", redact::text(&report::plan_text(&reports)));
+        print!("{}", redact::text(&report::summary_table(&reports)));
         eprintln!("logs: {}", session.log.dir.display());
     }
     Ok(report::exit_status(&reports))

@@ -24,6 +24,8 @@ pub struct Footprint {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Backup {
+    /// Shown (facts JSON) with secrets masked.
+    #[serde(serialize_with = "crate::redact::serialize")]
     pub content: String,
     /// sha256 of the backup's bytes, as the host computed it.
     pub sha256: String,
