@@ -387,7 +387,7 @@ const KATAFLEET_DAEMON_JSON: &str = r#"{
 "#;
 
 /// `provisioned_bookworm` as `uninstall` reads it (the probe at
-/// `Depth::Owned`): the saved original of config.toml, which is the fresh
+/// `Purpose::Uninstall`): the saved original of config.toml, which is the fresh
 /// transcript's config (what provision edited), with its digest; what is in
 /// /var/lib/katafleet and /opt. Also Docker 28 running with the daemon.json
 /// katafleet created, and the user `kf`, whom katafleet added to the kvm group.
