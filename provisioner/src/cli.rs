@@ -34,6 +34,8 @@ pub enum Command {
     Debug(commands::debug::Opts),
     /// Put each host back to the Kata release and files it had before its last upgrade.
     Rollback(commands::rollback::Opts),
+    /// Remove everything katafleet put on each host (and nothing else); --dry-run shows it first.
+    Uninstall(commands::uninstall::Opts),
     /// Print RuntimeClass manifests or write a Compose override.
     #[command(subcommand)]
     Render(commands::render::RenderCommand),
@@ -49,6 +51,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Debug(opts) => commands::debug::run(opts).await,
         Command::Rollback(opts) => commands::rollback::run(opts).await,
         Command::Upgrade(opts) => commands::upgrade::run(opts).await,
+        Command::Uninstall(opts) => commands::uninstall::run(opts).await,
         Command::Plan(args) => {
             commands::provision::run(args, crate::run::pipeline::Mode::Plan).await
         }

@@ -12,7 +12,7 @@ use super::session;
 use crate::exit::ExitStatus;
 use crate::inventory::Host;
 use crate::plan::debug::{self as debugging, DebugDetail, Request};
-use crate::plan::Planner;
+use crate::plan::{PlanOptions, Planner};
 use crate::report::{self, cell};
 use crate::run::inspect::{HostResult, Verdict};
 use crate::run::pipeline::{HostReport, HostStatus};
@@ -49,8 +49,13 @@ pub async fn run(opts: Opts) -> anyhow::Result<ExitStatus> {
     };
     // The provision pipeline with the debug planner: a dry run, atomic
     // writes, and verification (a fresh plan must be empty) come with it.
-    let (_, reports) =
-        super::provision::run_planner(&session, Planner::Debug(request), opts.dry_run).await;
+    let (_, reports) = super::provision::run_planner(
+        &session,
+        Planner::Debug(request),
+        opts.dry_run,
+        PlanOptions { force: true },
+    )
+    .await;
     if opts.dry_run && !opts.hosts.json {
         print!("{}", crate::redact::text(&report::plan_text(&reports)));
     }

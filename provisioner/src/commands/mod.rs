@@ -8,5 +8,6 @@ pub mod render;
 pub mod rollback;
 pub mod session;
 pub mod status;
+pub mod uninstall;
 pub mod upgrade;
 pub mod verify;

@@ -66,20 +66,22 @@ pub(super) fn print_reports(session: &Session, reports: &[HostReport], json: boo
     }
 }
 
-/// A planner that installs nothing (debug, rollback) on every selected host
-/// at once, changing nothing with `dry_run`. Readiness is provision's
-/// concern, so it does not stop these.
+/// A planner that installs nothing (debug, rollback, uninstall) on every
+/// selected host at once, changing nothing with `dry_run`. Readiness is
+/// provision's concern, so debug and rollback pass `force`; uninstall's
+/// --force is its own.
 pub(super) async fn run_planner(
     session: &Session,
     planner: Planner,
     dry_run: bool,
+    options: PlanOptions,
 ) -> (Mode, Vec<HostReport>) {
     let mode = if dry_run { Mode::Plan } else { Mode::Provision };
     let reports = pipeline(
         session,
         mode,
         planner,
-        PlanOptions { force: true },
+        options,
         release::fetch::default_cache_dir(),
         crate::run::rollout::Rollout::default(),
     )

@@ -7,7 +7,7 @@ use clap::Args;
 use super::args::HostArgs;
 use super::session;
 use crate::exit::ExitStatus;
-use crate::plan::Planner;
+use crate::plan::{PlanOptions, Planner};
 use crate::report;
 
 #[derive(Debug, Args)]
@@ -24,8 +24,13 @@ pub async fn run(opts: Opts) -> anyhow::Result<ExitStatus> {
         Ok(s) => s,
         Err(status) => return Ok(status),
     };
-    let (mode, reports) =
-        super::provision::run_planner(&session, Planner::Rollback, opts.dry_run).await;
+    let (mode, reports) = super::provision::run_planner(
+        &session,
+        Planner::Rollback,
+        opts.dry_run,
+        PlanOptions { force: true },
+    )
+    .await;
     super::provision::print_reports(&session, &reports, opts.hosts.json, mode);
     Ok(session.interrupt.status(report::exit_status(&reports)))
 }

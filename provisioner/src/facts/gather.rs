@@ -34,7 +34,7 @@ fn stderr_suffix(stderr: &str) -> String {
     }
 }
 
-/// Runs the probe, then `extra`, in one script.
+/// Runs the probe (reading as deep as `depth` says), then `extra`, in one script.
 pub async fn gather(
     t: &dyn Transport,
     desired: &Desired,

@@ -19,6 +19,13 @@ pub struct Manifest {
     /// Docker runtimes katafleet added to daemon.json.
     #[serde(default)]
     pub docker_runtimes: Vec<String>,
+    /// Users katafleet added to the `kvm` group (members it found there are
+    /// not recorded: uninstall removes exactly these memberships).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kvm_members_added: Vec<String>,
+    /// katafleet created the `kvm` group itself (the host had none).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub kvm_group_created: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,6 +48,15 @@ impl Manifest {
         let mut text = serde_json::to_string_pretty(self).unwrap_or_default();
         text.push('\n');
         text
+    }
+
+    /// Whether katafleet records nothing at all here.
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+            && self.containerd_handlers.is_empty()
+            && self.docker_runtimes.is_empty()
+            && self.kvm_members_added.is_empty()
+            && !self.kvm_group_created
     }
 
     pub fn owns(&self, path: &str) -> bool {

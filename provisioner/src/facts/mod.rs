@@ -1,5 +1,6 @@
 //! Host facts: one read-only probe script per host, parsed into types.
 
+pub mod footprint;
 pub mod gather;
 mod installed;
 pub mod manifest;
@@ -9,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
+use crate::facts::footprint::Footprint;
 use crate::facts::manifest::Manifest;
 use crate::release::{Arch, Runtime, Version};
 
@@ -62,6 +64,8 @@ pub struct HostFacts {
     /// A run left its transaction open (its controller went away before it
     /// could commit or put it back).
     pub txn_open: bool,
+    /// katafleet's state directory and trees, saved originals, running sandboxes.
+    pub footprint: Footprint,
     /// Contents of the extra files asked for; absent files are missing keys.
     pub files: BTreeMap<String, String>,
     /// On NixOS: where the running system comes from, and what katafleet left pending.
@@ -179,6 +183,9 @@ pub struct DockerFacts {
     pub version_text: String,
     pub active: bool,
     pub daemon_json: Option<String>,
+    /// The runtimes the running dockerd lists (`docker info`); asked for
+    /// only by uninstall, which must see katafleet's go.
+    pub runtimes: Option<Vec<String>>,
 }
 
 /// What katafleet recorded in /opt/kata when it installed a release.

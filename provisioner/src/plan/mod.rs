@@ -10,6 +10,7 @@ pub mod kata_defaults;
 mod modules;
 pub mod nixos;
 pub mod templates;
+pub mod uninstall;
 mod users;
 
 use serde::Serialize;
@@ -41,14 +42,16 @@ pub fn files_to_read(desired: &Desired) -> Vec<String> {
     files
 }
 
-/// What a run plans for: the inventory's desired state (`provision`), or a
-/// debug switch (`debug on|off`). Both go through the same pipeline.
+/// What a run plans for: the inventory's desired state (`provision`), a
+/// debug switch (`debug on|off`), or katafleet leaving (`uninstall`). All go
+/// through the same pipeline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Planner {
     Provision,
     Debug(debug::Request),
     /// Back to the release and configs from before the last upgrade.
     Rollback,
+    Uninstall,
 }
 
 impl Planner {
@@ -65,7 +68,29 @@ impl Planner {
                 Ok(debug::plan(facts, desired, request, current)?)
             }
             Planner::Rollback => rollback(facts),
+            Planner::Uninstall => uninstall::plan(facts, opts),
         }
+    }
+
+    /// The plan made afresh from the facts gathered right after apply, which
+    /// verification requires to be empty.
+    pub fn replan(
+        self,
+        after: &HostFacts,
+        desired: &Desired,
+        opts: PlanOptions,
+    ) -> Result<Plan, PlanError> {
+        match self {
+            Planner::Uninstall => uninstall::replan(after, opts),
+            other => other.plan(after, desired, opts),
+        }
+    }
+
+    /// Whether the dry run plans as if `--force` were given: provision's
+    /// shows what it would do even on a host that is not ready (and still
+    /// reports it not ready); uninstall's refuses exactly where the run would.
+    pub fn dry_run_forces(self) -> bool {
+        !matches!(self, Planner::Uninstall)
     }
 
     /// How a run of this planner is verified, given the facts before it:
@@ -241,6 +266,58 @@ pub enum Action {
     RecordOwnership,
     /// Undo the last upgrade's transaction (`katafleet rollback`).
     RollBack,
+    /// A service's files as they were before katafleet, validated together,
+    /// then one restart (containerd) or reload (Docker) and its health check,
+    /// which also requires the handlers in `gone` to be gone. With `interim`,
+    /// the daemon reloads with that file first, and the files go back after:
+    /// dockerd's reload keeps the runtimes of a daemon.json without
+    /// `runtimes`, so it reloads once with `"runtimes": {}`.
+    Unwire {
+        service: Service,
+        files: Vec<FileUndo>,
+        validation: Validation,
+        health: Health,
+        gone: Vec<String>,
+        interim: Option<FileWrite>,
+    },
+    /// One file no service reads, put back or removed.
+    UndoFile(FileUndo),
+    /// Release trees out of /opt (each an absolute path); with
+    /// `restore_foreign`, the /opt/kata katafleet set aside comes back.
+    RemoveTrees {
+        trees: Vec<String>,
+        restore_foreign: bool,
+    },
+    RemoveFromGroup {
+        user: String,
+        group: String,
+    },
+    /// A group katafleet created, now without members.
+    RemoveGroup {
+        group: String,
+    },
+    /// katafleet's state directory goes (its record, the saved originals, the lock).
+    RemoveState,
+}
+
+/// What becomes of a file katafleet owns when it leaves a host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileUndo {
+    pub path: String,
+    /// The file's sha256 when planned (None: it is absent); a file that
+    /// changed since is left alone.
+    pub sha256: Option<String>,
+    pub undo: Undo,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "to", rename_all = "kebab-case")]
+pub enum Undo {
+    /// The user's original, saved before katafleet's first edit, goes back
+    /// byte for byte; the backup must still hash to `sha256`.
+    Restore { backup: String, sha256: String },
+    /// katafleet created the file: it goes.
+    Remove,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -329,6 +406,8 @@ pub enum PlanError {
     Debug(#[from] debug::DebugError),
     #[error("{0}")]
     Rollback(String),
+    #[error(transparent)]
+    Uninstall(#[from] uninstall::Refusal),
 }
 
 /// Options of a run that change what a plan may do.

@@ -124,7 +124,8 @@ impl Run {
         gate: Option<&dyn Gate>,
     ) -> Result<(), HostError> {
         self.stage(&host.name, "gathering facts");
-        let mut facts = gather(t, &host.desired, Purpose::Plan, log)
+        let purpose = purpose(self.planner);
+        let mut facts = gather(t, &host.desired, purpose, log)
             .await
             .map_err(HostError::Facts)?;
         report.os = facts.os.pretty_name.clone();
@@ -132,7 +133,7 @@ impl Run {
         // The dry run shows what provision would do even on a host that is not
         // ready, and still reports it as not ready.
         let options = PlanOptions {
-            force: self.options.force || self.mode == Mode::Plan,
+            force: self.options.force || (self.mode == Mode::Plan && self.planner.dry_run_forces()),
         };
         // A NixOS activation an earlier run left pending is settled first (a
         // plan of its own); then the host is planned afresh, once.
@@ -179,7 +180,13 @@ impl Run {
             // the runtimes is never `ok` (and never gets its node label).
             if self.mode == Mode::Provision {
                 if let Some(facts) = &report.facts {
-                    let checked = verify::after_apply(facts, &host.desired, Ok(plan.clone()));
+                    let checked = verify::after_run(
+                        self.planner,
+                        facts,
+                        &host.desired,
+                        &plan,
+                        Ok(plan.clone()),
+                    );
                     report.plan = Some(plan);
                     checked?;
                     // A run whose controller went away finished on the host
@@ -266,7 +273,7 @@ impl Run {
         // The apply script gathered the facts afresh at its end (no extra round trip).
         let after = match outcome.after_facts() {
             Some(parsed) => parsed.map_err(|e| HostError::Facts(format!("facts after apply: {e}"))),
-            None => gather(t, &check_desired, Purpose::Plan, log)
+            None => gather(t, &check_desired, purpose, log)
                 .await
                 .map_err(HostError::Facts),
         };
@@ -277,8 +284,8 @@ impl Run {
             if let Some(n) = after.nixos.as_mut() {
                 n.pending = None;
             }
-            let again = check_planner.plan(&after, &check_desired, self.options);
-            verify::after_apply(&after, &check_desired, again)
+            let again = check_planner.replan(&after, &check_desired, self.options);
+            verify::after_run(check_planner, &after, &check_desired, &plan, again)
                 .map(|()| after)
                 .map_err(HostError::from)
         });
@@ -444,7 +451,7 @@ impl Run {
             t,
             plan,
             release,
-            &crate::script::probe::body(probe_for, Purpose::Plan),
+            &crate::script::probe::body(probe_for, purpose(self.planner)),
             tx,
         )
         .await;
@@ -606,4 +613,13 @@ fn is_nixos_finish(plan: &Plan) -> bool {
     plan.changes
         .iter()
         .any(|c| matches!(c.action, Action::NixosFinish { .. }))
+}
+
+/// How much a planner's probe reads: uninstall also reads what katafleet
+/// owns in full (the files, their saved originals, dockerd's runtimes).
+fn purpose(planner: Planner) -> Purpose {
+    match planner {
+        Planner::Uninstall => Purpose::Uninstall,
+        _ => Purpose::Plan,
+    }
 }

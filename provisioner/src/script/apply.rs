@@ -3,9 +3,10 @@
 
 use std::fmt::Write as _;
 
+use super::service::{configure, undo_cmds, unwire, Checks};
 use super::{b64, quote as q, write_cmds};
 use crate::facts::manifest::MANIFEST_PATH;
-use crate::plan::{Action, Change, Delivery, FileWrite, Health, Plan, Service, Validation};
+use crate::plan::{Action, Change, Delivery, FileUndo, Health, Plan, Service, Undo};
 use crate::release::fetch::Fetched;
 use crate::release::Layout;
 
@@ -27,10 +28,18 @@ pub fn render(plan: &Plan, release: Option<&Fetched>, katafleet_version: &str) -
     }
     let mut s = super::changing_script();
     s.push_str("kf_txn_begin\n");
+    // An uninstall ends by removing katafleet's state: no record after that.
+    let forget_at = plan
+        .changes
+        .iter()
+        .position(|c| matches!(c.action, Action::RemoveState));
     for (i, change) in plan.changes.iter().enumerate() {
         let id = i + 1;
         let _ = writeln!(s, "\nkf_begin {id}");
         step(&mut s, id, change, release, katafleet_version);
+        if forget_at.is_some_and(|at| i >= at) {
+            continue;
+        }
         // A failed step has exited; a done one is recorded before the next starts.
         if let Some(owned) = plan.owned_after.get(i) {
             let _ = writeln!(
@@ -40,6 +49,10 @@ pub fn render(plan: &Plan, release: Option<&Fetched>, katafleet_version: &str) -
                 b64(&owned.to_json())
             );
         }
+    }
+    if forget_at.is_some() {
+        s.push_str("exit 0\n");
+        return s;
     }
     // The record as the plan leaves it (also what no step changed), once more.
     let last = plan.changes.len();
@@ -188,6 +201,91 @@ fn step(
             );
         }
         Action::Restart { service, health } => restart(s, id, *service, health),
+        Action::Unwire {
+            service,
+            files,
+            validation,
+            health,
+            gone,
+            interim,
+        } => unwire(
+            s,
+            id,
+            *service,
+            files,
+            validation,
+            Checks { health, gone },
+            interim.as_ref(),
+        ),
+        Action::UndoFile(u) => {
+            let _ = writeln!(
+                s,
+                "kf_keep {p}\n\
+                 if ! kf_out=$({{ {}; }} 2>&1); then kf_revert {p}; kf_report {id} failed {}\"$kf_out\"; exit 1; fi\n\
+                 kf_report {id} changed {}",
+                undo_cmds(u),
+                q(&format!("cannot {}, so it was left as it was: ", undo_words(u))),
+                q(&done_words(u)),
+                p = q(&u.path),
+            );
+        }
+        Action::RemoveTrees {
+            trees,
+            restore_foreign,
+        } => {
+            let list: Vec<String> = trees.iter().map(|t| q(t)).collect();
+            let _ = writeln!(
+                s,
+                "if ! kf_out=$(kf_remove_trees {} {} 2>&1); then\n\
+                 \x20   if kf_back=$(kf_trees_back 2>&1); then kf_report {id} failed \"cannot remove the release trees, so they are back where they were: $kf_out\"; exit 1; fi\n\
+                 \x20   kf_report {id} failed \"cannot remove the release trees ($kf_out), nor put them back ($kf_back): see /opt/.katafleet-removed\"; exit 1\n\
+                 fi\n\
+                 kf_report {id} changed {}",
+                u8::from(*restore_foreign),
+                list.join(" "),
+                q(&format!(
+                    "removed {}{}",
+                    trees.join(", "),
+                    if *restore_foreign {
+                        " and put back the /opt/kata katafleet had set aside"
+                    } else {
+                        ""
+                    }
+                )),
+            );
+        }
+        Action::RemoveFromGroup { user, group } => {
+            let _ = writeln!(
+                s,
+                "if ! kf_out=$(gpasswd -d {u} {g} 2>&1); then kf_report {id} failed {}\"$kf_out\"; exit 1; fi\n\
+                 printf '%s %s\\n' {u} {g} >>\"$KF_TXN/groups-removed\"\n\
+                 kf_report {id} changed {}",
+                q(&format!("cannot remove {user} from {group}: ")),
+                q(&format!("removed {user} from {group}")),
+                u = q(user),
+                g = q(group),
+            );
+        }
+        Action::RemoveGroup { group } => {
+            let _ = writeln!(
+                s,
+                "kf_gid=$(getent group {g} | cut -d: -f3)\n\
+                 if ! kf_out=$(groupdel {g} 2>&1); then kf_report {id} failed {}\"$kf_out\"; exit 1; fi\n\
+                 printf '%s %s\\n' {g} \"$kf_gid\" >>\"$KF_TXN/groups-deleted\"\n\
+                 kf_report {id} changed {}",
+                q(&format!("cannot remove the group {group}: ")),
+                q(&format!("removed the group {group}")),
+                g = q(group),
+            );
+        }
+        Action::RemoveState => {
+            let _ = writeln!(
+                s,
+                "if ! kf_out=$(kf_forget 2>&1); then kf_report {id} failed \"cannot remove katafleet's state: $kf_out\"; exit 1; fi\n\
+                 kf_report {id} changed {}",
+                q("removed katafleet's state (its record and the originals it saved); /var/lib/katafleet goes once the run is verified")
+            );
+        }
         Action::RecordOwnership => {
             let _ = writeln!(
                 s,
@@ -227,76 +325,18 @@ fn restart(s: &mut String, id: usize, service: Service, health: &Health) {
     );
 }
 
-/// Write a service's files, validate, restart; any failure puts the old
-/// files back (and restarts again if the restart was what failed).
-fn configure(
-    s: &mut String,
-    id: usize,
-    service: Service,
-    files: &[FileWrite],
-    validation: &Validation,
-    health: &Health,
-) {
-    let unit = service.unit();
-    let paths: Vec<String> = files.iter().map(|f| q(&f.path)).collect();
-    let paths = paths.join(" ");
-    for f in files {
-        let _ = writeln!(s, "kf_keep {}", q(&f.path));
+fn undo_words(u: &FileUndo) -> String {
+    match u.undo {
+        Undo::Restore { .. } => format!("put {} back", u.path),
+        Undo::Remove => format!("remove {}", u.path),
     }
-    let writes: Vec<String> = files.iter().map(write_cmds).collect();
-    let _ = writeln!(
-        s,
-        "if ! {{ {}; }}; then kf_revert {paths}; kf_report {id} failed {}; exit 1; fi",
-        writes.join(" && "),
-        q(&format!(
-            "cannot write the {unit} configuration; nothing changed"
-        ))
-    );
-    let check = match validation {
-        Validation::ContainerdDump { main_config } => {
-            format!("timeout 30 containerd --config {} config dump", q(main_config))
-        }
-        Validation::None => {
-            "if dockerd --help 2>&1 | grep -q -- --validate; then timeout 30 dockerd --validate --config-file /etc/docker/daemon.json; fi".to_string()
-        }
-    };
-    let _ = writeln!(
-        s,
-        "if ! kf_out=$({check} 2>&1 >/dev/null); then kf_revert {paths}; kf_report {id} failed \"{unit} rejected the new configuration, so the old one is back and {unit} was not touched: $kf_out\"; exit 1; fi"
-    );
-    let handlers: Vec<String> = health.handlers.iter().map(|h| q(h)).collect();
-    let handlers = handlers.join(" ");
-    // Put back: the old files, then the daemon with them; a daemon left down
-    // is its own failure, never "the old one is back".
-    let (activate, again, did) = match service {
-        Service::Containerd => (
-            format!("kf_containerd_restart {} {handlers}", u8::from(health.cri)),
-            "kf_containerd_restart 0".to_string(),
-            "restarted",
-        ),
-        Service::Docker => (
-            format!("kf_docker_reload {handlers}"),
-            "kf_docker_back".to_string(),
-            "reloaded",
-        ),
-    };
-    let _ = writeln!(
-        s,
-        "if kf_running {unit}; then\n\
-         \x20   if ! {activate} >\"$KF_RUN/activate.log\" 2>&1; then\n\
-         \x20       kf_revert {paths}\n\
-         \x20       if ! {again} >\"$KF_RUN/again.log\" 2>&1; then\n\
-         \x20           kf_report {id} failed \"{unit} failed with the new configuration ($(cat \"$KF_RUN/activate.log\")), and again after the old one was put back ($(cat \"$KF_RUN/again.log\")): {unit} may be DOWN on this host\"; exit 1\n\
-         \x20       fi\n\
-         \x20       kf_report {id} failed \"{unit} failed with the new configuration, so the old one is back and {unit} runs with it: $(cat \"$KF_RUN/activate.log\")\"; exit 1\n\
-         \x20   fi\n\
-         \x20   echo {unit} >>\"$KF_TXN/services\"\n\
-         \x20   kf_report {id} changed {}\n\
-         else\n\
-         \x20   kf_report {id} warn \"configured {unit}; $KF_NOTE\"\n\
-         fi",
-        q(&format!("configured and {did} {unit}; running containers keep running"))
-    );
+}
+
+fn done_words(u: &FileUndo) -> String {
+    match u.undo {
+        Undo::Restore { .. } => format!("put {} back as it was before katafleet", u.path),
+        Undo::Remove => format!("removed {}", u.path),
+    }
 }
 
 #[cfg(test)]

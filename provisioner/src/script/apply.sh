@@ -90,15 +90,16 @@ kf_txn_begin() {
         kf_report 0 failed "a NixOS activation an earlier run started is still pending ($(tr '\n' ' ' <"$KF_TXN/nixos")); nothing was changed: run katafleet again, and it settles that first"
         exit 1
     fi
-    rm -rf "$KF_TXN"
+    rm -rf "$KF_TXN" /opt/.katafleet-removed
     mkdir -p "$KF_TXN/keep" || { kf_report 0 failed "cannot create $KF_TXN"; exit 1; }
     kf_save "$KF_TXN/keep" /var/lib/katafleet/manifest.json
 }
 
 # Verified. On NixOS the activated system becomes the boot default first;
 # if that fails, the record stays, so the next run sees the activation still
-# pending. A run that switched releases keeps its transaction as the record
-# `katafleet rollback` undoes; any other run's goes.
+# pending. An uninstall's transaction takes all of /var/lib/katafleet with
+# it (and the trees it set aside); a run that switched releases keeps its
+# transaction as the record `katafleet rollback` undoes; any other run's goes.
 kf_txn_commit() {
     [ -d "$KF_TXN" ] || return 0
     if [ -f "$KF_TXN/nixos" ]; then
@@ -115,7 +116,10 @@ kf_txn_commit() {
             return 1
         fi
     fi
-    if [ -f "$KF_TXN/tree" ]; then
+    rm -rf /opt/.katafleet-removed
+    if [ -e "$KF_TXN/forget" ]; then
+        rm -rf /var/lib/katafleet
+    elif [ -f "$KF_TXN/tree" ]; then
         rm -rf /var/lib/katafleet/last-upgrade && mv "$KF_TXN" /var/lib/katafleet/last-upgrade && kf_prune_releases
     else
         rm -rf "$KF_TXN"
@@ -139,9 +143,22 @@ kf_undo() {
         kf_restore "$1/keep" $(cat "$1/paths") || return 1
     fi
     kf_switch_back "$1" "${2:-}" || return 1
+    kf_trees_back "$1" || return 1
+    if [ -d "$1/state" ]; then
+        for kf_e in "$1"/state/* "$1"/state/.[!.]*; do
+            [ -e "$kf_e" ] || [ -L "$kf_e" ] || continue
+            mv "$kf_e" /var/lib/katafleet/ || return 1
+        done
+    fi
     kf_restore "$1/keep" /var/lib/katafleet/manifest.json || return 1
     if [ -f "$1/groups" ]; then
         while read -r kf_u kf_g; do gpasswd -d "$kf_u" "$kf_g" >/dev/null 2>&1; done <"$1/groups"
+    fi
+    if [ -f "$1/groups-deleted" ]; then
+        while read -r kf_g kf_gid; do groupadd -r ${kf_gid:+-g "$kf_gid"} "$kf_g" >/dev/null 2>&1; done <"$1/groups-deleted"
+    fi
+    if [ -f "$1/groups-removed" ]; then
+        while read -r kf_u kf_g; do usermod -aG "$kf_g" "$kf_u" >/dev/null 2>&1; done <"$1/groups-removed"
     fi
     kf_rc=0
     if [ -f "$1/nixos" ]; then
@@ -195,6 +212,16 @@ kf_running() {
     fi
 }
 
+# containerd's effective config; with no config file, its built-in
+# defaults (containerd 1.7 cannot `config dump` without one).
+kf_containerd_dump() {
+    if [ -e /etc/containerd/config.toml ]; then
+        timeout 30 containerd config dump
+    else
+        timeout 30 containerd config default
+    fi
+}
+
 # containerd: restart (running containers survive: the unit has
 # KillMode=process), then it must answer, load its CRI plugin when $1 = 1,
 # and show every handler after $1 in `config dump`. Prints why not.
@@ -223,7 +250,7 @@ kf_containerd_restart() {
             sleep 1
         done
     fi
-    kf_dump=$(timeout 30 containerd config dump 2>&1) || { echo "containerd config dump failed: $kf_dump"; return 1; }
+    kf_dump=$(kf_containerd_dump 2>&1) || { echo "containerd config dump failed: $kf_dump"; return 1; }
     for kf_h in "$@"; do
         case $kf_dump in
             *".runtimes.$kf_h]"*) ;;

@@ -13,7 +13,9 @@ use std::collections::BTreeMap;
 use std::process::Command;
 
 use super::proof::{self, Client, Target};
-use crate::plan::{Action, Change, Delivery, FileWrite, Health, Plan, Service, Validation};
+use crate::plan::{
+    Action, Change, Delivery, FileUndo, FileWrite, Health, Plan, Service, Undo, Validation,
+};
 use crate::release::fetch::Fetched;
 use crate::release::Hypervisor;
 use crate::release::{Arch, Asset, Runtime, Version};
@@ -46,6 +48,8 @@ const COMMANDS: &[&str] = &[
     "getent",
     "groupadd",
     "usermod",
+    "gpasswd",
+    "groupdel",
     "dnf",
     "modprobe",
     "containerd",
@@ -71,7 +75,12 @@ const COMMANDS: &[&str] = &[
 
 /// Every `kf_*` function the prelude and the apply helpers define.
 fn helpers() -> Vec<String> {
-    let source = format!("{}\n{}", super::PRELUDE, include_str!("apply.sh"));
+    let source = format!(
+        "{}\n{}\n{}",
+        super::PRELUDE,
+        include_str!("apply.sh"),
+        include_str!("undo.sh")
+    );
     source
         .lines()
         .filter_map(|l| {
@@ -276,6 +285,95 @@ fn apply_steps_keep_hostile_users_paths_and_versions_inert() {
                 },
                 BTreeMap::from([("kf_nixos_activate", 1)]),
             ),
+        ];
+        for (what, action, rc) in cases {
+            assert_inert(what, &apply_body(&change(action)), &rc);
+        }
+    }
+}
+
+/// Uninstall's steps take paths, digests, handler and user names from the
+/// host's own manifest and configs.
+#[test]
+fn uninstall_steps_keep_hostile_paths_handlers_and_users_inert() {
+    for v in HOSTILE {
+        let restore = FileUndo {
+            path: format!("/etc/{v}"),
+            sha256: Some((*v).to_string()),
+            undo: Undo::Restore {
+                backup: format!("/var/lib/katafleet/backup/etc/{v}"),
+                sha256: (*v).to_string(),
+            },
+        };
+        let remove = FileUndo {
+            undo: Undo::Remove,
+            sha256: None,
+            ..restore.clone()
+        };
+        let unwire = |service, interim: Option<FileWrite>| Action::Unwire {
+            service,
+            files: vec![restore.clone(), remove.clone()],
+            validation: Validation::ContainerdDump {
+                main_config: format!("/etc/{v}"),
+            },
+            health: Health {
+                handlers: vec![(*v).to_string()],
+                cri: true,
+            },
+            gone: vec![(*v).to_string()],
+            interim,
+        };
+        let interim = FileWrite {
+            path: format!("/etc/{v}"),
+            content: (*v).to_string(),
+            mode: 0o644,
+            backup: false,
+        };
+        let cases = [
+            (
+                "files put back, the check failing",
+                unwire(Service::Containerd, None),
+                BTreeMap::from([("kf_unchanged", 1)]),
+            ),
+            (
+                "files put back, the restart failing",
+                unwire(Service::Containerd, None),
+                BTreeMap::from([("kf_containerd_lacks", 1)]),
+            ),
+            (
+                "Docker's interim file, the final put-back failing",
+                unwire(Service::Docker, Some(interim)),
+                BTreeMap::from([("kf_put_back", 1)]),
+            ),
+            (
+                "one file, the put-back failing",
+                Action::UndoFile(restore.clone()),
+                BTreeMap::from([("kf_put_back", 1)]),
+            ),
+            (
+                "trees, the removal failing",
+                Action::RemoveTrees {
+                    trees: vec![format!("/opt/{v}")],
+                    restore_foreign: true,
+                },
+                BTreeMap::from([("kf_remove_trees", 1), ("kf_trees_back", 1)]),
+            ),
+            (
+                "a membership, gpasswd failing",
+                Action::RemoveFromGroup {
+                    user: (*v).to_string(),
+                    group: (*v).to_string(),
+                },
+                BTreeMap::from([("gpasswd", 1)]),
+            ),
+            (
+                "a group, groupdel failing",
+                Action::RemoveGroup {
+                    group: (*v).to_string(),
+                },
+                BTreeMap::from([("groupdel", 1)]),
+            ),
+            ("the state", Action::RemoveState, BTreeMap::new()),
         ];
         for (what, action, rc) in cases {
             assert_inert(what, &apply_body(&change(action)), &rc);

@@ -7,6 +7,7 @@ pub mod daemons;
 pub mod nixos;
 pub mod probe;
 pub mod proof;
+mod service;
 pub mod wire;
 
 use base64::Engine;
@@ -26,9 +27,10 @@ pub fn b64(text: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(text.as_bytes())
 }
 
-/// The prelude plus the apply helpers: how every script that changes a host begins.
+/// The prelude plus the apply and undo helpers: how every script that
+/// changes a host begins.
 pub fn changing_script() -> String {
-    with_prelude(include_str!("apply.sh"))
+    with_prelude(concat!(include_str!("apply.sh"), include_str!("undo.sh")))
 }
 
 /// After the controller verified the host: the run's transaction goes (on

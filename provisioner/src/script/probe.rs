@@ -14,6 +14,10 @@ pub enum Purpose {
     Plan,
     /// `check`, `status`, `verify`: only what is cheap to read.
     Inspect,
+    /// `uninstall`: also every file the manifest lists, the saved originals
+    /// of those katafleet edited, and the runtimes dockerd lists, which it
+    /// diffs and checks against, in the same round trip.
+    Uninstall,
 }
 
 /// The probe's body, without the prelude (apply appends it to its own script).
@@ -26,8 +30,9 @@ pub fn body(desired: &Desired, purpose: Purpose) -> String {
     let dnf = u8::from(desired.kata.method == InstallMethod::Package);
     // So is evaluating a NixOS system, which only the planner needs.
     let nixos = u8::from(purpose == Purpose::Plan);
+    let owned = u8::from(purpose == Purpose::Uninstall);
     format!(
-        "set -- {}\nKF_QUERY_DNF={dnf}\nKF_QUERY_NIXOS={nixos}\n{PROBE}",
+        "set -- {}\nKF_QUERY_DNF={dnf}\nKF_QUERY_NIXOS={nixos}\nKF_READ_OWNED={owned}\n{PROBE}",
         files.join(" ")
     )
 }

@@ -54,7 +54,12 @@ if have containerd; then
     if [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ]; then
         cfg=$(tr '\0' '\n' <"/proc/$pid/cmdline" | sed -n -e '/^--config$/{n;p;q;}' -e '/^-c$/{n;p;q;}' -e 's/^--config=//p' | head -n1)
     fi
-    if containerd ${cfg:+--config "$cfg"} config dump >"$dump" 2>/dev/null; then kf_file containerd-dump "$dump"; fi
+    if containerd ${cfg:+--config "$cfg"} config dump >"$dump" 2>/dev/null; then
+        kf_file containerd-dump "$dump"
+    elif [ -z "$cfg" ] && [ ! -e /etc/containerd/config.toml ] && containerd config default >"$dump" 2>/dev/null; then
+        # Without a config file containerd runs on its defaults (1.7 cannot dump them).
+        kf_file containerd-dump "$dump"
+    fi
     rm -f "$dump"
 fi
 if have dockerd; then
@@ -80,6 +85,15 @@ done
 if [ -f /var/lib/katafleet/manifest.json ]; then
     sed -n 's/^    "\(\/[^"]*\)": {$/\1/p' /var/lib/katafleet/manifest.json | while IFS= read -r f; do
         if [ -f "$f" ]; then kf_kv "digest:$f" "$(sha256sum <"$f" | cut -d' ' -f1)"; else kf_kv "digest:$f" missing; fi
+        # Uninstall diffs each owned file against the original it puts back.
+        if [ "${KF_READ_OWNED:-0}" = 1 ]; then
+            kf_file "path:$f" "$f"
+            b="/var/lib/katafleet/backup$f"
+            if [ -f "$b" ]; then
+                kf_kv "backup_digest:$f" "$(sha256sum <"$b" | cut -d' ' -f1)"
+                kf_file "backup:$f" "$b"
+            fi
+        fi
     done
 fi
 # The release `katafleet rollback` would return to, and what /opt/kata points at.
@@ -128,4 +142,21 @@ in {
 fi
 # A transaction a run left open (it never heard back from its controller).
 [ -d /var/lib/katafleet/txn ] && kf_kv txn_open yes
+# What katafleet keeps besides its manifest, and its trees in /opt.
+[ -d /var/lib/katafleet ] && kf_kv state_entries "$(ls -A /var/lib/katafleet 2>/dev/null)"
+kf_kv opt_entries "$(cd /opt 2>/dev/null && ls -d kata kata-releases kata.katafleet-orig .kata.new .katafleet-* 2>/dev/null)"
+# Running Kata sandboxes: processes whose argv[0] is the Kata shim.
+if have pgrep; then
+    kf_kv kata_shims "$(pgrep -f '^([^ ]*/)?containerd-shim-kata-v2( |$)' 2>/dev/null)"
+else
+    shims=""
+    for p in /proc/[0-9]*; do
+        a=$(tr '\0' '\n' <"$p/cmdline" 2>/dev/null | head -n1)
+        [ "${a##*/}" = containerd-shim-kata-v2 ] && shims="$shims ${p#/proc/}"
+    done
+    kf_kv kata_shims "$shims"
+fi
+if [ "${KF_READ_OWNED:-0}" = 1 ] && have docker && [ "$(systemctl is-active docker 2>/dev/null)" = active ]; then
+    kf_kv docker_runtimes "$(timeout 10 docker info --format '{{json .Runtimes}}' 2>/dev/null)"
+fi
 echo "@@end-probe"

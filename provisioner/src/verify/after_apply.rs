@@ -15,6 +15,13 @@ pub enum VerifyError {
     CriBroken,
     #[error("containerd's effective config (`containerd config dump`) has no runtime `{0}`")]
     NotInDump(String),
+    #[error("katafleet is still on the host after uninstall: {0}")]
+    Left(String),
+    #[error("{daemon} still has runtime `{handler}` after uninstall")]
+    StillListed {
+        daemon: &'static str,
+        handler: String,
+    },
 }
 
 /// `again` is the plan made afresh from `facts`: it must be empty.

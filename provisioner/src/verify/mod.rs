@@ -9,6 +9,7 @@
 //! times against runc.
 
 mod after_apply;
+mod after_uninstall;
 pub mod bench;
 mod check;
 pub mod diagnose;
@@ -22,6 +23,7 @@ use crate::facts::HostFacts;
 use crate::release::Hypervisor;
 use crate::script::wire::Output;
 pub use after_apply::{after_apply, VerifyError};
+pub use after_uninstall::after_uninstall;
 pub use bench::Bench;
 pub use check::host_check;
 pub use scripts::{Client, Target};
@@ -101,6 +103,23 @@ pub struct Proof {
 impl Proof {
     pub fn failure(&self) -> Option<&Step> {
         self.steps.iter().find(|s| s.status == StepStatus::Fail)
+    }
+}
+
+/// Verification of a run of `planner`: `before` is the plan it applied,
+/// `again` the plan made afresh from `after`.
+pub fn after_run(
+    planner: crate::plan::Planner,
+    after: &HostFacts,
+    desired: &crate::inventory::Desired,
+    before: &crate::plan::Plan,
+    again: Result<crate::plan::Plan, crate::plan::PlanError>,
+) -> Result<(), VerifyError> {
+    match planner {
+        crate::plan::Planner::Uninstall => after_uninstall(after, before, again),
+        crate::plan::Planner::Provision
+        | crate::plan::Planner::Debug(_)
+        | crate::plan::Planner::Rollback => after_apply(after, desired, again),
     }
 }
 

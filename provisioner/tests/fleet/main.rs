@@ -17,5 +17,6 @@ mod runtimes;
 mod safety;
 mod scale;
 mod status;
+mod uninstall;
 mod upgrade;
 mod verify;

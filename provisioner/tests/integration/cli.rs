@@ -17,6 +17,7 @@ Commands:
   verify     Prove a container really runs in a VM on each host (check tool, a container per handler, its VMM; --bench)
   debug      Turn Kata debug logging on or off (a config drop-in; --containerd for containerd's too)
   rollback   Put each host back to the Kata release and files it had before its last upgrade
+  uninstall  Remove everything katafleet put on each host (and nothing else); --dry-run shows it first
   render     Print RuntimeClass manifests or write a Compose override
   help       Print this message or the help of the given subcommand(s)
 
@@ -112,6 +113,15 @@ fn upgrade_takes_a_digest_only_with_to_and_versions_as_major_minor_patch() {
             "error: invalid value '4.3' for '--to <VERSION>': `4.3` is not a Kata release version; write it as MAJOR.MINOR.PATCH, for example `4.2.0`\n\n\
              For more information, try '--help'.\n",
         )
+        .status(2)
+        .run();
+}
+
+#[test]
+fn uninstall_takes_dry_run_and_force_and_a_missing_inventory_exits_2() {
+    Test::new()
+        .args(&["uninstall", "missing.toml", "--dry-run", "--force"])
+        .stderr("cannot read inventory missing.toml: No such file or directory (os error 2)\n")
         .status(2)
         .run();
 }

@@ -115,6 +115,7 @@ fn facts(kv: &BTreeMap<String, String>, blocks: Blocks) -> Result<HostFacts, Par
             version_text: text.to_string(),
             active: get("docker_active") == Some("active"),
             daemon_json: blocks.get("docker-daemon-json").cloned(),
+            runtimes: get("docker_runtimes").and_then(runtime_names),
         });
     }
     facts.kata = blocks.get("kata-marker").and_then(|t| marker(t));
@@ -122,6 +123,7 @@ fn facts(kv: &BTreeMap<String, String>, blocks: Blocks) -> Result<HostFacts, Par
     facts.kata_link = get("kata_link").map(String::from);
     facts.nixos = nixos(kv, &blocks);
     super::installed::fill(&mut facts, kv, &blocks);
+    facts.footprint = super::footprint::fill(kv, &blocks);
     if let Some(json) = blocks.get("manifest") {
         // An unreadable record is no dead end: the run rebuilds it (and says so).
         match Manifest::from_json(json) {
@@ -170,6 +172,13 @@ fn os_info(text: &str) -> OsInfo {
         version_id: field("VERSION_ID"),
         pretty_name: field("PRETTY_NAME"),
     }
+}
+
+/// The names in `docker info --format '{{json .Runtimes}}'` (a JSON object).
+fn runtime_names(json: &str) -> Option<Vec<String>> {
+    serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(json)
+        .ok()
+        .map(|m| m.keys().cloned().collect())
 }
 
 /// Members of a `getent group` line: `kvm:x:108:alice,bob`.

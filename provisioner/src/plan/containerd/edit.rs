@@ -302,3 +302,26 @@ pub fn effective_has_runtime(dump: &str, name: &str) -> bool {
             .is_some()
     })
 }
+
+/// The table headers of the runtimes named in `names` that `text` (a
+/// config or a dump) has, under whichever CRI plugin id holds them.
+pub fn runtime_tables(text: &str, names: &[String]) -> Vec<String> {
+    let Ok(doc) = text.parse::<DocumentMut>() else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for id in CRI_IDS {
+        let Some(runtimes) = doc
+            .get("plugins")
+            .and_then(|p| p.get(id))
+            .and_then(|c| c.get("containerd"))
+            .and_then(|c| c.get("runtimes"))
+        else {
+            continue;
+        };
+        for name in names.iter().filter(|n| runtimes.get(n).is_some()) {
+            found.push(format!("[plugins.\"{id}\".containerd.runtimes.{name}]"));
+        }
+    }
+    found
+}

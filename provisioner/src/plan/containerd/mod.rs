@@ -9,7 +9,7 @@ use crate::facts::{HostFacts, SoftwareVersion};
 use crate::inventory::Desired;
 use crate::plan::templates;
 
-pub use edit::{cri_disabled, dropin_tables, effective_has_runtime};
+pub use edit::{cri_disabled, dropin_tables, effective_has_runtime, imports, runtime_tables};
 
 pub const MAIN_CONFIG: &str = crate::facts::CONTAINERD_CONFIG;
 pub const DROPIN: &str = "/etc/containerd/conf.d/katafleet.toml";

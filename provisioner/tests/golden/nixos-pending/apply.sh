@@ -156,15 +156,16 @@ kf_txn_begin() {
         kf_report 0 failed "a NixOS activation an earlier run started is still pending ($(tr '\n' ' ' <"$KF_TXN/nixos")); nothing was changed: run katafleet again, and it settles that first"
         exit 1
     fi
-    rm -rf "$KF_TXN"
+    rm -rf "$KF_TXN" /opt/.katafleet-removed
     mkdir -p "$KF_TXN/keep" || { kf_report 0 failed "cannot create $KF_TXN"; exit 1; }
     kf_save "$KF_TXN/keep" /var/lib/katafleet/manifest.json
 }
 
 # Verified. On NixOS the activated system becomes the boot default first;
 # if that fails, the record stays, so the next run sees the activation still
-# pending. A run that switched releases keeps its transaction as the record
-# `katafleet rollback` undoes; any other run's goes.
+# pending. An uninstall's transaction takes all of /var/lib/katafleet with
+# it (and the trees it set aside); a run that switched releases keeps its
+# transaction as the record `katafleet rollback` undoes; any other run's goes.
 kf_txn_commit() {
     [ -d "$KF_TXN" ] || return 0
     if [ -f "$KF_TXN/nixos" ]; then
@@ -181,7 +182,10 @@ kf_txn_commit() {
             return 1
         fi
     fi
-    if [ -f "$KF_TXN/tree" ]; then
+    rm -rf /opt/.katafleet-removed
+    if [ -e "$KF_TXN/forget" ]; then
+        rm -rf /var/lib/katafleet
+    elif [ -f "$KF_TXN/tree" ]; then
         rm -rf /var/lib/katafleet/last-upgrade && mv "$KF_TXN" /var/lib/katafleet/last-upgrade && kf_prune_releases
     else
         rm -rf "$KF_TXN"
@@ -205,9 +209,22 @@ kf_undo() {
         kf_restore "$1/keep" $(cat "$1/paths") || return 1
     fi
     kf_switch_back "$1" "${2:-}" || return 1
+    kf_trees_back "$1" || return 1
+    if [ -d "$1/state" ]; then
+        for kf_e in "$1"/state/* "$1"/state/.[!.]*; do
+            [ -e "$kf_e" ] || [ -L "$kf_e" ] || continue
+            mv "$kf_e" /var/lib/katafleet/ || return 1
+        done
+    fi
     kf_restore "$1/keep" /var/lib/katafleet/manifest.json || return 1
     if [ -f "$1/groups" ]; then
         while read -r kf_u kf_g; do gpasswd -d "$kf_u" "$kf_g" >/dev/null 2>&1; done <"$1/groups"
+    fi
+    if [ -f "$1/groups-deleted" ]; then
+        while read -r kf_g kf_gid; do groupadd -r ${kf_gid:+-g "$kf_gid"} "$kf_g" >/dev/null 2>&1; done <"$1/groups-deleted"
+    fi
+    if [ -f "$1/groups-removed" ]; then
+        while read -r kf_u kf_g; do usermod -aG "$kf_g" "$kf_u" >/dev/null 2>&1; done <"$1/groups-removed"
     fi
     kf_rc=0
     if [ -f "$1/nixos" ]; then
@@ -261,6 +278,16 @@ kf_running() {
     fi
 }
 
+# containerd's effective config; with no config file, its built-in
+# defaults (containerd 1.7 cannot `config dump` without one).
+kf_containerd_dump() {
+    if [ -e /etc/containerd/config.toml ]; then
+        timeout 30 containerd config dump
+    else
+        timeout 30 containerd config default
+    fi
+}
+
 # containerd: restart (running containers survive: the unit has
 # KillMode=process), then it must answer, load its CRI plugin when $1 = 1,
 # and show every handler after $1 in `config dump`. Prints why not.
@@ -289,7 +316,7 @@ kf_containerd_restart() {
             sleep 1
         done
     fi
-    kf_dump=$(timeout 30 containerd config dump 2>&1) || { echo "containerd config dump failed: $kf_dump"; return 1; }
+    kf_dump=$(kf_containerd_dump 2>&1) || { echo "containerd config dump failed: $kf_dump"; return 1; }
     for kf_h in "$@"; do
         case $kf_dump in
             *".runtimes.$kf_h]"*) ;;
@@ -559,6 +586,124 @@ kf_nixos_back() {
         4) echo "rolled back to $1 with the previous files, but some units failed (its switch-to-configuration test exited 4; failed: $(kf_failed_units))"; return 1 ;;
         *) echo "rolling back to $1 FAILED (its switch-to-configuration test exited $kf_bst: $(tail -n 10 "$KF_RUN/back.log")): the host may still run the new system; the boot default is unchanged"; return 1 ;;
     esac
+}
+# katafleet undo helpers (uninstall): after apply.sh in every script that
+# changes a host, since a revert or commit may settle an uninstall's
+# transaction.
+
+# Whether file $1 still hashes to $2 (`absent`: it does not exist), as when
+# katafleet planned; says what it found otherwise.
+kf_unchanged() {
+    kf_now=absent
+    [ -e "$1" ] && kf_now=$(sha256sum <"$1" | cut -d' ' -f1)
+    [ "$kf_now" = "$2" ] && return 0
+    echo "$1 changed since katafleet read it (sha256 $kf_now, not $2); run again to see the new plan"
+    return 1
+}
+
+# The user's original back from its backup $2, which must hash to $3:
+# byte-for-byte, with its mode and owner, atomically.
+kf_put_back() {
+    kf_now=$(sha256sum <"$2" 2>/dev/null | cut -d' ' -f1)
+    if [ "$kf_now" != "$3" ]; then
+        echo "the original katafleet saved, $2, is not what it read (sha256 ${kf_now:-missing}, not $3)"
+        return 1
+    fi
+    kf_dir=$(dirname "$1")
+    mkdir -p "$kf_dir" || return 1
+    kf_tmp=$(mktemp "$kf_dir/.katafleet.XXXXXX") || return 1
+    if ! cp -p "$2" "$kf_tmp"; then rm -f "$kf_tmp"; return 1; fi
+    mv -f "$kf_tmp" "$1"
+}
+
+# Release trees out of /opt: each goes aside into /opt/.katafleet-removed
+# until the run is verified (the commit deletes them, a revert puts them
+# back). An /opt/kata without katafleet's marker, or not linked into its
+# releases, is never touched. $1 = 1: the /opt/kata katafleet set aside
+# when it first installed comes back.
+kf_remove_trees() {
+    kf_foreign=$1; shift
+    for kf_t in "$@"; do
+        [ -e "$kf_t" ] || [ -L "$kf_t" ] || continue
+        if [ "$kf_t" = /opt/kata ] && [ ! -e /opt/kata/.katafleet-release ]; then
+            case $(readlink /opt/kata) in
+                /opt/kata-releases/* | kata-releases/*) ;;
+                *) echo "/opt/kata is not katafleet's (there is no .katafleet-release in it), so it stays"; return 1 ;;
+            esac
+        fi
+        mkdir -p /opt/.katafleet-removed || return 1
+        kf_to="/opt/.katafleet-removed/$(basename "$kf_t")"
+        rm -rf "$kf_to"
+        mv "$kf_t" "$kf_to" || { echo "cannot move $kf_t aside"; return 1; }
+        printf '%s\n' "$kf_t" >>"$KF_TXN/removed"
+    done
+    if [ "$kf_foreign" = 1 ] && [ -e /opt/kata.katafleet-orig ]; then
+        if [ -e /opt/kata ] || [ -L /opt/kata ]; then
+            echo "/opt/kata is still there, so /opt/kata.katafleet-orig cannot take its place"
+            return 1
+        fi
+        mv /opt/kata.katafleet-orig /opt/kata || return 1
+        : >"$KF_TXN/foreign-back"
+    fi
+}
+
+# The trees kf_remove_trees moved, back where they were, as the
+# transaction in $1 (default: this run's) recorded.
+kf_trees_back() {
+    kf_d=${1:-$KF_TXN}
+    if [ -f "$kf_d/foreign-back" ]; then
+        mv /opt/kata /opt/kata.katafleet-orig || return 1
+        rm -f "$kf_d/foreign-back"
+    fi
+    if [ -f "$kf_d/removed" ]; then
+        while IFS= read -r kf_t; do
+            mv "/opt/.katafleet-removed/$(basename "$kf_t")" "$kf_t" || return 1
+        done <"$kf_d/removed"
+        rm -f "$kf_d/removed"
+    fi
+    rmdir /opt/.katafleet-removed 2>/dev/null
+    return 0
+}
+
+# katafleet's state goes into the transaction (a revert puts it back); the
+# commit then removes /var/lib/katafleet altogether, lock and all.
+kf_forget() {
+    mkdir -p "$KF_TXN/state" || return 1
+    for kf_e in /var/lib/katafleet/* /var/lib/katafleet/.[!.]*; do
+        case $kf_e in /var/lib/katafleet/lock | "$KF_TXN") continue ;; esac
+        [ -e "$kf_e" ] || [ -L "$kf_e" ] || continue
+        mv "$kf_e" "$KF_TXN/state/" || return 1
+    done
+    : >"$KF_TXN/forget"
+}
+
+# containerd's effective config must have none of the runtimes given.
+kf_containerd_lacks() {
+    kf_dump=$(kf_containerd_dump 2>&1) || { echo "containerd config dump failed: $kf_dump"; return 1; }
+    for kf_h in "$@"; do
+        case $kf_dump in
+            *".runtimes.$kf_h]"*) echo "containerd's effective config still has runtime $kf_h"; return 1 ;;
+        esac
+    done
+}
+
+# dockerd must list none of the runtimes given (a reload takes a moment).
+kf_docker_lacks() {
+    have docker || return 0
+    kf_n=0
+    while :; do
+        kf_listed=$(timeout 10 docker info --format '{{json .Runtimes}}' 2>&1)
+        kf_left=""
+        for kf_h in "$@"; do
+            case $kf_listed in
+                *"\"$kf_h\":"*) kf_left="$kf_left $kf_h" ;;
+            esac
+        done
+        [ -z "$kf_left" ] && return 0
+        kf_n=$((kf_n + 1))
+        if [ "$kf_n" -ge 15 ]; then echo "dockerd still lists runtimes it should have dropped:$kf_left"; return 1; fi
+        sleep 1
+    done
 }
 kf_begin 1
 kf_sys='/nix/store/w4l6ibd5d0pnkxqvh4ra3xvz3ai1cyn9-nixos-system-nix-1-25.05.20250920.0147c2f'; kf_prev='/nix/store/2k6ymyq1v7qxjk6ia7bk9yxcd7rql1hq-nixos-system-nix-1-25.05.20250920.0147c2f'

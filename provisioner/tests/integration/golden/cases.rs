@@ -366,3 +366,60 @@ pub fn nixos_pending() -> Transcript {
     }
     t
 }
+
+/// A daemon.json as katafleet writes it where Docker 28 had none.
+const KATAFLEET_DAEMON_JSON: &str = r#"{
+  "runtimes": {
+    "kata": {
+      "runtimeType": "/opt/kata/runtime-rs/bin/containerd-shim-kata-v2",
+      "options": {
+        "ConfigPath": "/opt/kata/share/defaults/kata-containers/runtime-rs/configuration-qemu-runtime-rs.toml"
+      }
+    },
+    "kata-qemu": {
+      "runtimeType": "/opt/kata/runtime-rs/bin/containerd-shim-kata-v2",
+      "options": {
+        "ConfigPath": "/opt/kata/share/defaults/kata-containers/runtime-rs/configuration-qemu-runtime-rs.toml"
+      }
+    }
+  }
+}
+"#;
+
+/// `provisioned_bookworm` as `uninstall` reads it (the probe at
+/// `Purpose::Uninstall`): the saved original of config.toml, which is the fresh
+/// transcript's config (what provision edited), with its digest; what is in
+/// /var/lib/katafleet and /opt. Also Docker 28 running with the daemon.json
+/// katafleet created, and the user `kf`, whom katafleet added to the kvm group.
+pub fn uninstall_provisioned_bookworm() -> Transcript {
+    let original = Transcript::fixture(BOOKWORM)
+        .file("containerd-config")
+        .expect("the fresh host's containerd config")
+        .to_string();
+    let daemon_digest = hex::encode(sha2::Sha256::digest(KATAFLEET_DAEMON_JSON.as_bytes()));
+    let t = provisioned_bookworm();
+    let mut manifest: serde_json::Value =
+        serde_json::from_str(t.file("manifest").expect("a manifest")).expect("JSON");
+    manifest["files"]["/etc/docker/daemon.json"] =
+        serde_json::json!({"sha256": daemon_digest, "created": true});
+    manifest["docker_runtimes"] = serde_json::json!(["kata", "kata-qemu"]);
+    manifest["kvm_members_added"] = serde_json::json!(["kf"]);
+    let manifest = serde_json::to_string_pretty(&manifest).expect("JSON") + "\n";
+    t.set("kvm_group", "kvm:x:993:kf")
+        .set(
+            "docker_version",
+            "Docker version 28.5.2+dfsg1, build ecc6942",
+        )
+        .set("docker_active", "active")
+        .set_file("docker-daemon-json", KATAFLEET_DAEMON_JSON)
+        .set_file("manifest", &manifest)
+        .set("digest:/etc/docker/daemon.json", &daemon_digest)
+        .set(
+            "backup_digest:/etc/containerd/config.toml",
+            &hex::encode(sha2::Sha256::digest(original.as_bytes())),
+        )
+        .set_file("backup:/etc/containerd/config.toml", &original)
+        .set("state_entries", "backup last-provision lock manifest.json")
+        .set("opt_entries", "kata")
+        .set("kata_shims", "")
+}

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use katafleet::plan::{Action, Plan, PlanOptions};
+use katafleet::plan::{Action, Plan, PlanOptions, Planner};
 use katafleet::release::archive::ArchiveContents;
 use katafleet::release::fetch::Fetched;
 use katafleet::run::pipeline::{HostReport, HostStatus};
@@ -108,6 +108,11 @@ struct Golden {
 /// Runs one case: facts from its recipe, the inventory's only host, the
 /// planner without and (if that refuses) with --force, the apply script.
 fn golden(case: &str, facts: Transcript) -> Golden {
+    golden_as(case, facts, Planner::Provision)
+}
+
+/// The same with another planner (`uninstall`'s).
+fn golden_as(case: &str, facts: Transcript, planner: Planner) -> Golden {
     let mut snapshots = Snapshots::new(case);
     let facts_text = facts.render();
     snapshots.check("facts.txt", &facts_text);
@@ -117,12 +122,12 @@ fn golden(case: &str, facts: Transcript) -> Golden {
     let [host] = inventory.hosts.as_slice() else {
         panic!("{case}/inventory.toml must have exactly one host");
     };
-    let strict = katafleet::plan::plan(&facts, &host.desired, PlanOptions { force: false });
+    let strict = planner.plan(&facts, &host.desired, PlanOptions { force: false });
     let (error, forced) = match strict {
         Ok(plan) => (None, Ok(plan)),
         Err(e) => (
             Some(e.to_string()),
-            katafleet::plan::plan(&facts, &host.desired, PlanOptions { force: true }),
+            planner.plan(&facts, &host.desired, PlanOptions { force: true }),
         ),
     };
     if let Some(e) = &error {
@@ -391,4 +396,20 @@ fn nixos_pending_activation_is_settled_first() {
         "{:?}",
         plan.changes
     );
+}
+
+#[test]
+fn uninstall_provisioned_bookworm() {
+    let g = golden_as(
+        "uninstall-provisioned-bookworm",
+        cases::uninstall_provisioned_bookworm(),
+        Planner::Uninstall,
+    );
+    assert_eq!(g.error, None);
+    let plan = g.plan.expect("a plan");
+    assert!(plan.manifest.is_empty(), "nothing is left owned");
+    assert!(matches!(
+        plan.changes.last().map(|c| &c.action),
+        Some(Action::RemoveState)
+    ));
 }
