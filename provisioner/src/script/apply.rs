@@ -28,11 +28,12 @@ pub fn render(plan: &Plan, release: Option<&Fetched>, katafleet_version: &str) -
     }
     let mut s = super::changing_script();
     s.push_str("kf_txn_begin\n");
-    // An uninstall ends by removing katafleet's state: no record after that.
+    // An uninstall ends by removing katafleet's state, and a rollback puts
+    // back the record from before the upgrade: no record is written after.
     let forget_at = plan
         .changes
         .iter()
-        .position(|c| matches!(c.action, Action::RemoveState));
+        .position(|c| matches!(c.action, Action::RemoveState | Action::RollBack));
     for (i, change) in plan.changes.iter().enumerate() {
         let id = i + 1;
         let _ = writeln!(s, "\nkf_begin {id}");

@@ -491,7 +491,7 @@ fn a_running_docker_container_survives_an_upgrade() {
 }
 
 #[test]
-fn an_upgrade_from_the_3x_layout_to_the_4x_layout_rewires_the_shim() {
+fn an_upgrade_from_the_3x_layout_to_the_4x_layout_rewires_the_shim_and_rolls_back() {
     let fleet = fleet_or_skip!(1);
     // Kata 3.x: one kata-static with both runtimes, the Go runtime the
     // default (shim in /opt/kata/bin); 4.x: runtime-rs (runtime-rs/bin).
@@ -527,6 +527,10 @@ fn an_upgrade_from_the_3x_layout_to_the_4x_layout_rewires_the_shim() {
         config_3x.contains("runtime_path = \"/opt/kata/bin/containerd-shim-kata-v2\""),
         "{config_3x}"
     );
+    let before = fleet.sh_ok(
+        0,
+        "sha256sum /etc/containerd/config.toml /var/lib/katafleet/manifest.json; readlink /opt/kata",
+    );
 
     // The 4.x release with the default runtime (runtime-rs).
     std::fs::write(&inv, at_4x.replace("runtime = \"go\"\n", "")).unwrap();
@@ -548,17 +552,22 @@ fn an_upgrade_from_the_3x_layout_to_the_4x_layout_rewires_the_shim() {
     let again = fleet.katafleet(&["plan", inv.to_str().unwrap(), "--force"]);
     assert!(stdout(&again).contains("no changes"), "{}", stdout(&again));
 
-    // Rolling back across the runtime change fails its own verification
-    // (the rebuilt ownership record differs) and is undone, so the host
-    // stays on 4.x and running: safe, but not yet the 3.x layout back.
+    // And back to the 3.x layout, byte-for-byte.
     let out = fleet.katafleet_look(&["rollback", inv.to_str().unwrap()]);
     assert_eq!(
         out.status.code(),
-        Some(1),
+        Some(0),
         "{}{}",
         stdout(&out),
         stderr(&out)
     );
-    assert_eq!(release(&fleet, 0), common::VERSION);
+    assert_eq!(
+        fleet.sh_ok(
+            0,
+            "sha256sum /etc/containerd/config.toml /var/lib/katafleet/manifest.json; readlink /opt/kata",
+        ),
+        before
+    );
+    assert_eq!(release(&fleet, 0), "3.32.0");
     fleet.sh_ok(0, "systemctl is-active containerd");
 }
