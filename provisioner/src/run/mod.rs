@@ -3,6 +3,8 @@
 
 pub mod error;
 pub mod fanout;
+pub mod gather;
+pub mod host_report;
 pub mod inspect;
 pub mod interrupt;
 pub mod log;

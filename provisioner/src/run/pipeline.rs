@@ -4,48 +4,24 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Serialize;
-
 use crate::apply::{self, StepEvent};
-use crate::facts::gather::{GatherError, Purpose};
-use crate::facts::{self, HostFacts};
+use crate::facts::gather::Purpose;
+use crate::facts::HostFacts;
 use crate::inventory::{Desired, Host};
 use crate::plan::{self, Action, Plan, PlanOptions, Planner};
 use crate::release::cache::AssetStore;
 use crate::run::error::HostError;
 use crate::run::fanout::{Fanout, HostCtx, HostJob};
+pub use crate::run::gather::{gather, gather_with};
 use crate::run::interrupt::{Interrupt, BEFORE_CHANGES};
 use crate::run::log::{HostLog, RunLog};
 use crate::run::progress::{self, Event};
-use crate::script::{self, wire::Output};
+use crate::script;
 use crate::transport::{Connector, Transport};
 use crate::verify;
 
 pub use crate::report::status::HostStatus;
-
-#[derive(Debug, Clone, Serialize)]
-pub struct HostReport {
-    pub name: String,
-    pub os: String,
-    pub status: HostStatus,
-    pub changed: usize,
-    pub error: Option<HostError>,
-    pub warnings: Vec<String>,
-    #[serde(serialize_with = "seconds")]
-    pub elapsed: Duration,
-    #[serde(skip)]
-    pub plan: Option<Plan>,
-    #[serde(skip)]
-    pub facts: Option<HostFacts>,
-    /// The Kata version katafleet had installed when the run found the host.
-    #[serde(skip)]
-    pub kata_before: Option<crate::release::Version>,
-    pub log: String,
-}
-
-fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64((d.as_secs_f64() * 1000.0).round() / 1000.0)
-}
+pub use crate::run::host_report::HostReport;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -498,96 +474,6 @@ impl HostJob for Run {
         match &report.error {
             Some(e) => format!("{status}: {e}"),
             None => status.to_string(),
-        }
-    }
-}
-
-/// Runs the probe (one round trip) and parses its output.
-pub async fn gather(
-    t: &dyn Transport,
-    desired: &Desired,
-    purpose: Purpose,
-    log: &HostLog,
-) -> Result<HostFacts, String> {
-    gather_with(t, desired, purpose, log, "")
-        .await
-        .map(|(facts, _)| facts)
-}
-
-/// The probe, then `extra` in the same script (still one round trip); the
-/// raw output goes to the host's log. Returns the facts and what `extra` reported.
-pub async fn gather_with(
-    t: &dyn Transport,
-    desired: &Desired,
-    purpose: Purpose,
-    log: &HostLog,
-    extra: &str,
-) -> Result<(HostFacts, Output), String> {
-    let logged = |raw: &crate::transport::ScriptOutput| {
-        log.section("facts", &raw.stdout);
-        if !raw.stderr.trim().is_empty() {
-            log.section("facts stderr", &raw.stderr);
-        }
-    };
-    match facts::gather::gather(t, desired, purpose, extra).await {
-        Ok(g) => {
-            logged(&g.raw);
-            Ok((g.facts, g.rest))
-        }
-        Err(e) => {
-            match &e {
-                GatherError::Parse { raw, .. } => logged(raw),
-                // A deadline or a lost connection: what came until then.
-                GatherError::Transport(t) => {
-                    if let Some(raw) = t.partial() {
-                        log.section("facts (until it broke off)", &raw.stdout);
-                        log.section("facts stderr (until it broke off)", &raw.stderr);
-                    }
-                }
-            }
-            Err(e.to_string())
-        }
-    }
-}
-
-impl HostReport {
-    fn new(name: &str, log: &HostLog) -> Self {
-        Self {
-            name: name.to_string(),
-            os: String::new(),
-            status: HostStatus::Skipped,
-            changed: 0,
-            error: None,
-            warnings: Vec::new(),
-            elapsed: Duration::ZERO,
-            plan: None,
-            facts: None,
-            kata_before: None,
-            log: log.path.display().to_string(),
-        }
-    }
-
-    /// A host a rollout never started, with the reason.
-    pub fn not_attempted(name: &str, reason: String) -> Self {
-        Self {
-            status: HostStatus::Skipped,
-            ..Self::failed(name, HostError::NotAttempted(reason))
-        }
-    }
-
-    pub(crate) fn failed(name: &str, error: HostError) -> Self {
-        Self {
-            name: name.to_string(),
-            os: String::new(),
-            status: HostStatus::Failed,
-            changed: 0,
-            error: Some(error),
-            warnings: Vec::new(),
-            elapsed: Duration::ZERO,
-            plan: None,
-            facts: None,
-            kata_before: None,
-            log: String::new(),
         }
     }
 }
