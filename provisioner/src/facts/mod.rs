@@ -89,6 +89,9 @@ pub struct NixosFacts {
     pub deployer: Option<String>,
     /// The activation an earlier run started and did not finish.
     pub pending: Option<NixosPending>,
+    /// What the host-side rollback deadline did when an activation's commit
+    /// never came (`at=`, `system=`, `result=` lines, on one line).
+    pub deadline_fired: Option<String>,
     /// `<nixpkgs/nixos>` evaluated as the host builds it (only when planning).
     pub evaluation: Option<NixosEvaluation>,
     /// Why that evaluation failed (the end of Nix's output).

@@ -267,18 +267,16 @@ impl Run {
         });
         report.plan = Some(plan);
         match verified {
-            Ok(after) => {
-                // Verified: the previous state is no longer kept (on NixOS
-                // the activated system becomes the boot default, which must
-                // not fail quietly).
-                let (committed, message) = self.finish(t, log, script::commit_script()).await;
+            Ok(after) if nixos => {
                 report.facts = Some(after);
-                if nixos && !committed {
-                    return Err(HostError::Activate(format!(
-                        "the host is verified and runs the new system, but making it the boot default failed (the activation stays pending, and the next run settles it): {}",
-                        message.unwrap_or_default()
-                    )));
-                }
+                self.commit_nixos(t, host, log, report).await?;
+                report.status = HostStatus::Changed;
+                Ok(())
+            }
+            Ok(after) => {
+                // Verified: the previous state is no longer kept.
+                let (_, message) = self.finish(t, log, script::commit_script()).await;
+                report.facts = Some(after);
                 report
                     .warnings
                     .extend(message.map(|m| format!("the run is verified, but {m}")));
@@ -290,6 +288,41 @@ impl Run {
                 Err(error)
             }
         }
+    }
+
+    /// A verified NixOS activation becomes the boot default, which must not
+    /// fail quietly. The commit goes over a fresh SSH connection: a new
+    /// system that broke sshd is found here, while the old connection still
+    /// works to put the previous one back. Either way the host-side deadline
+    /// is disarmed (or, should this not reach the host, fires).
+    async fn commit_nixos(
+        &self,
+        t: &dyn Transport,
+        host: &Host,
+        log: &HostLog,
+        report: &mut HostReport,
+    ) -> Result<(), HostError> {
+        self.stage(&host.name, "committing over a fresh connection");
+        let fresh = match self.connector.connect(host).await {
+            Ok(fresh) => fresh,
+            Err(e) => {
+                self.put_back(t, host, log, report).await;
+                return Err(HostError::Activate(format!(
+                    "the host is verified, but a fresh SSH connection to it failed after the activation, so the new system may lock the next run out ({e}); it is not committed"
+                )));
+            }
+        };
+        let (committed, message) = self
+            .finish(fresh.as_ref(), log, script::commit_script())
+            .await;
+        fresh.close().await;
+        if committed {
+            return Ok(());
+        }
+        Err(HostError::Activate(format!(
+            "the host is verified and ran the new system, but committing it failed: {}",
+            message.unwrap_or_default()
+        )))
     }
 
     /// Reverts the run's transaction: `rolled-back`, or a warning saying why not.

@@ -544,9 +544,15 @@ fn nixos_activated() -> String {
     )
 }
 
-async fn provision_nixos(exchanges: Vec<Exchange>) -> (HostReport, Vec<String>) {
+/// A NixOS provision; `sessions` are the host's connections in order (the
+/// commit comes over a fresh one).
+async fn provision_nixos(sessions: Vec<Vec<Exchange>>) -> (HostReport, Vec<String>) {
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let connector = Arc::new(ReplayConnector::new().host("n1", exchanges));
+    let connector = Arc::new(
+        sessions
+            .into_iter()
+            .fold(ReplayConnector::new(), |c, s| c.host("n1", s)),
+    );
     let report = run(Mode::Provision, &connector, dir.path())
         .all(vec![nixos_host()])
         .await
@@ -568,13 +574,19 @@ fn activated(after: &str) -> Exchange {
 #[tokio::test]
 async fn a_verified_nixos_activation_becomes_the_boot_default() {
     let (report, scripts) = provision_nixos(vec![
-        probe(NIXOS),
-        activated(&nixos_activated()),
-        Exchange::ok("@@begin 1\n@@step 1 ok verified\n").expecting("kf_txn_commit"),
+        vec![probe(NIXOS), activated(&nixos_activated())],
+        vec![Exchange::ok("@@begin 1\n@@step 1 ok verified\n").expecting("kf_txn_commit")],
     ])
     .await;
     assert_eq!(outcome(&report), (HostStatus::Changed, None));
     assert_eq!(scripts.len(), 3);
+    // The host puts the previous system back by itself unless the commit
+    // comes in time.
+    assert!(
+        scripts[1].contains("kf_nixos_activate 1 180 "),
+        "{}",
+        scripts[1]
+    );
     // Built once, in the apply script; nixos-rebuild builds nothing.
     assert!(!scripts
         .iter()
@@ -584,33 +596,51 @@ async fn a_verified_nixos_activation_becomes_the_boot_default() {
 #[tokio::test]
 async fn a_nixos_boot_default_that_cannot_be_set_fails_the_host() {
     let (report, _) = provision_nixos(vec![
-        probe(NIXOS),
-        activated(&nixos_activated()),
-        Exchange::exit(
+        vec![probe(NIXOS), activated(&nixos_activated())],
+        vec![Exchange::exit(
             1,
             "@@begin 1\n@@step 1 failed nix-env --set failed: disk full\n",
         )
-        .expecting("kf_txn_commit"),
+        .expecting("kf_txn_commit")],
     ])
     .await;
     assert_eq!(report.status, HostStatus::Failed);
     assert_eq!(failed_at(&report), Some((Stage::Activate, None)));
     let error = report.error.unwrap().to_string();
     assert!(
-        error.contains("making it the boot default failed") && error.contains("disk full"),
+        error.contains("committing it failed") && error.contains("disk full"),
         "{error}"
     );
+}
+
+#[tokio::test]
+async fn a_nixos_host_that_refuses_a_fresh_connection_after_activation_is_put_back() {
+    // The new system broke sshd for new logins; the old connection still
+    // works, and carries the revert.
+    let (report, scripts) = provision_nixos(vec![vec![
+        probe(NIXOS),
+        activated(&nixos_activated()),
+        Exchange::ok("@@begin 1\n@@step 1 changed put back\n").expecting("kf_txn_revert"),
+    ]])
+    .await;
+    assert_eq!(report.status, HostStatus::RolledBack);
+    assert_eq!(failed_at(&report), Some((Stage::Activate, None)));
+    let error = report.error.unwrap().to_string();
+    assert!(error.contains("a fresh SSH connection"), "{error}");
+    assert!(!scripts
+        .iter()
+        .any(|s| s.contains("kf_txn_commit 2>&1); then kf_report 1 failed \"$kf_out\"")));
 }
 
 #[tokio::test]
 async fn a_nixos_activation_that_fails_verification_is_put_back() {
     // containerd does not show the handlers after the activation.
     let after = with_block(&nixos_activated(), "containerd-dump", "version = 3\n");
-    let (report, _) = provision_nixos(vec![
+    let (report, _) = provision_nixos(vec![vec![
         probe(NIXOS),
         activated(&after),
         Exchange::ok("@@begin 1\n@@step 1 changed put back\n").expecting("kf_txn_revert"),
-    ])
+    ]])
     .await;
     assert_eq!(report.status, HostStatus::RolledBack);
     assert_eq!(failed_at(&report), Some((Stage::Verify, None)));
@@ -620,13 +650,13 @@ async fn a_nixos_activation_that_fails_verification_is_put_back() {
 async fn a_pending_nixos_activation_is_settled_before_anything_else() {
     // Settled by switching to it; afterwards nothing is left to change.
     let settled = without_block(&nixos_activated(), "nixos-pending");
-    let (report, scripts) = provision_nixos(vec![
+    let (report, scripts) = provision_nixos(vec![vec![
         probe(NIXOS_PENDING),
         Exchange::ok(&format!(
             "@@begin 1\n@@step 1 changed finished the pending activation: {TESTED} is the boot default now\n@@after-facts\n{settled}"
         ))
         .expecting("kf_txn_commit"),
-    ])
+    ]])
     .await;
     assert_eq!(outcome(&report), (HostStatus::Changed, None));
     assert!(

@@ -15,7 +15,12 @@ trap 'rm -rf "$KF_RUN"' EXIT
 mkdir -p /var/lib/katafleet || { kf_report 0 failed "cannot create /var/lib/katafleet"; exit 1; }
 if have flock; then
     exec 9>>/var/lib/katafleet/lock
-    if ! flock -n 9; then
+    # The NixOS rollback deadline (KF_LOCK_WAIT set) waits for a run in
+    # flight; a run started by the controller fails fast instead.
+    kf_lock_how=-n
+    [ -n "${KF_LOCK_WAIT:-}" ] && kf_lock_how="-w $KF_LOCK_WAIT"
+    # shellcheck disable=SC2086 # one option, or an option and its number
+    if ! flock $kf_lock_how 9; then
         kf_report 0 failed "another katafleet run is changing this host right now (it holds /var/lib/katafleet/lock); nothing was changed: run again once it has finished"
         exit 1
     fi
@@ -23,6 +28,8 @@ else
     kf_warn "flock is missing here, so nothing stops two katafleet runs from changing this host at once"
 fi
 KF_TXN=/var/lib/katafleet/txn
+# Written by the NixOS rollback deadline when it put a system back.
+KF_DEADLINE_FIRED=/var/lib/katafleet/nixos-deadline-fired
 KF_RELEASES=/opt/kata-releases
 
 # Atomic write: temp file in the same directory, then rename. An existing
@@ -90,7 +97,7 @@ kf_txn_begin() {
         kf_report 0 failed "a NixOS activation an earlier run started is still pending ($(tr '\n' ' ' <"$KF_TXN/nixos")); nothing was changed: run katafleet again, and it settles that first"
         exit 1
     fi
-    rm -rf "$KF_TXN" /opt/.katafleet-removed
+    rm -rf "$KF_TXN" /opt/.katafleet-removed "$KF_DEADLINE_FIRED"
     mkdir -p "$KF_TXN/keep" || { kf_report 0 failed "cannot create $KF_TXN"; exit 1; }
     kf_save "$KF_TXN/keep" /var/lib/katafleet/manifest.json
 }
@@ -101,18 +108,24 @@ kf_txn_begin() {
 # it (and the trees it set aside); a run that switched releases keeps its
 # transaction as the record `katafleet rollback` undoes; any other run's goes.
 kf_txn_commit() {
-    [ -d "$KF_TXN" ] || return 0
+    if [ ! -d "$KF_TXN" ]; then
+        # Only the rollback deadline takes a transaction away unasked.
+        [ -f "$KF_DEADLINE_FIRED" ] || return 0
+        echo "the commit came too late: the host-side rollback deadline had run out and acted first ($(tr '\n' ' ' <"$KF_DEADLINE_FIRED")); the host runs its previous system"
+        return 1
+    fi
     if [ -f "$KF_TXN/nixos" ]; then
+        kf_nixos_disarm
         kf_sys=$(kf_nixos_get system)
         if [ ! -x "$kf_sys/bin/switch-to-configuration" ]; then echo "the activated system ${kf_sys:-(none recorded)} is gone"; return 1; fi
         if ! nix-env -p /nix/var/nix/profiles/system --set "$kf_sys" >"$KF_RUN/profile.log" 2>&1; then
-            echo "nix-env --set $kf_sys on the system profile failed, so the host still boots its previous system: $(tail -n 10 "$KF_RUN/profile.log")"
+            echo "nix-env --set $kf_sys on the system profile failed, so the host still boots its previous system (the activation stays pending, and the next run settles it): $(tail -n 10 "$KF_RUN/profile.log")"
             return 1
         fi
         "$kf_sys/bin/switch-to-configuration" boot >"$KF_RUN/boot.log" 2>&1
         kf_st=$?
         if [ "$kf_st" -ne 0 ]; then
-            echo "$kf_sys is the system profile now, but its switch-to-configuration boot exited $kf_st, so the boot loader may still start the previous system: $(tail -n 10 "$KF_RUN/boot.log")"
+            echo "$kf_sys is the system profile now, but its switch-to-configuration boot exited $kf_st, so the boot loader may still start the previous system (the activation stays pending, and the next run settles it): $(tail -n 10 "$KF_RUN/boot.log")"
             return 1
         fi
     fi
@@ -163,6 +176,7 @@ kf_undo() {
     kf_rc=0
     if [ -f "$1/nixos" ]; then
         kf_prev=$(sed -n 's/^previous=//p' "$1/nixos" | head -n 1)
+        kf_nixos_disarm "$1/nixos"
         if [ -z "$kf_prev" ]; then
             echo "the files are back, but no previous system is recorded to reactivate"; kf_rc=1
         else
@@ -434,90 +448,4 @@ kf_record() {
         kf_report "$1" failed "step $1 is done, but what katafleet owns could not be recorded in $2: $kf_out"
         exit 1
     fi
-}
-
-# NixOS: a field of the pending activation's record ($KF_TXN/nixos).
-kf_nixos_get() { sed -n "s/^$1=//p" "$KF_TXN/nixos" 2>/dev/null | head -n 1; }
-
-# The units systemd lists as failed, on one line.
-kf_failed_units() {
-    kf_units=$(systemctl --failed --no-legend --plain 2>/dev/null | awk '{ print $1 }' | tr '\n' ' ' | sed 's/ $//')
-    echo "${kf_units:-systemctl lists none}"
-}
-
-# NixOS, step $1: build the system from the files just written (the paths
-# after $1, put back on any failure) once, and activate exactly that store
-# path with its switch-to-configuration test. The store path and the system
-# that ran before go into $KF_TXN/nixos first, so the activation stays
-# pending until the controller commits or reverts it (kf_txn_commit,
-# kf_txn_revert), also when this run is cut off. Evaluation, build and
-# activation failures (and exit 4: activated, but some unit failed) are told
-# apart; the module's warnings become the run's.
-kf_nixos_activate() {
-    kf_id=$1; shift
-    kf_nixos_env
-    kf_prev=$(readlink -f /run/current-system 2>/dev/null)
-    if [ -z "$kf_prev" ] || [ ! -x "$kf_prev/bin/switch-to-configuration" ]; then
-        kf_revert "$@"
-        kf_report "$kf_id" failed "/run/current-system is no NixOS system to come back to, so nothing was built; the previous files are back"
-        return 1
-    fi
-    # The derivation and its result are garbage collector roots until the
-    # transaction ends.
-    if ! nix-instantiate '<nixpkgs/nixos>' -A system --add-root "$KF_TXN/nixos-system.drv" >/dev/null 2>"$KF_RUN/eval.log"; then
-        kf_revert "$@"
-        kf_report "$kf_id" failed "the new NixOS configuration does not evaluate (nix-instantiate '<nixpkgs/nixos>' -A system), so nothing was built or activated and the previous files are back: $(tail -n 15 "$KF_RUN/eval.log")"
-        return 1
-    fi
-    kf_drv=$(readlink -f "$KF_TXN/nixos-system.drv")
-    kf_nix_warnings "$KF_RUN/eval.log" | while IFS= read -r kf_w; do kf_warn "NixOS evaluation: $kf_w"; done
-    if ! nix-store --realise "$kf_drv" --add-root "$KF_TXN/nixos-system" >/dev/null 2>"$KF_RUN/build.log"; then
-        kf_revert "$@"
-        kf_report "$kf_id" failed "building the new NixOS system ($kf_drv) failed, so nothing was activated and the previous files are back: $(tail -n 15 "$KF_RUN/build.log")"
-        return 1
-    fi
-    kf_sys=$(readlink -f "$KF_TXN/nixos-system")
-    if [ ! -x "$kf_sys/bin/switch-to-configuration" ]; then
-        kf_revert "$@"
-        kf_report "$kf_id" failed "the build of $kf_drv gave ${kf_sys:-no path}, which has no bin/switch-to-configuration; nothing was activated and the previous files are back"
-        return 1
-    fi
-    if [ "$kf_sys" = "$kf_prev" ]; then
-        rm -f "$KF_TXN/nixos-system" "$KF_TXN/nixos-system.drv"
-        kf_report "$kf_id" changed "wrote the NixOS configuration; it builds the running system $kf_sys, so there was nothing to activate"
-        return 0
-    fi
-    if ! printf 'system=%s\nprevious=%s\nstate=testing\n' "$kf_sys" "$kf_prev" >"$KF_TXN/nixos"; then
-        kf_revert "$@"
-        kf_report "$kf_id" failed "cannot record the activation in $KF_TXN/nixos; nothing was activated and the previous files are back"
-        return 1
-    fi
-    sync "$KF_TXN/nixos" 2>/dev/null || sync
-    "$kf_sys/bin/switch-to-configuration" test >"$KF_RUN/activate.log" 2>&1
-    kf_st=$?
-    if [ "$kf_st" -ne 0 ]; then
-        kf_revert "$@"
-        kf_back=$(kf_nixos_back "$kf_prev")
-        rm -f "$KF_TXN/nixos" "$KF_TXN/nixos-system" "$KF_TXN/nixos-system.drv"
-        if [ "$kf_st" -eq 4 ]; then
-            kf_report "$kf_id" failed "the new system $kf_sys was activated, but some units failed (switch-to-configuration test exited 4; failed: $(kf_failed_units); $(tail -n 5 "$KF_RUN/activate.log")); $kf_back"
-        else
-            kf_report "$kf_id" failed "activating the new system $kf_sys failed (switch-to-configuration test exited $kf_st: $(tail -n 15 "$KF_RUN/activate.log")); $kf_back"
-        fi
-        return 1
-    fi
-    printf 'system=%s\nprevious=%s\nstate=tested\n' "$kf_sys" "$kf_prev" >"$KF_TXN/nixos"
-    kf_report "$kf_id" changed "built $kf_sys once and activated it with switch-to-configuration test; it becomes the boot default once the host is verified"
-}
-
-# NixOS: back to the system that ran before ($1), through its own
-# switch-to-configuration test. Says what happened; fails unless it is fully back.
-kf_nixos_back() {
-    "$1/bin/switch-to-configuration" test >"$KF_RUN/back.log" 2>&1
-    kf_bst=$?
-    case $kf_bst in
-        0) echo "rolled back to $1 (its switch-to-configuration test exited 0), with the previous files" ;;
-        4) echo "rolled back to $1 with the previous files, but some units failed (its switch-to-configuration test exited 4; failed: $(kf_failed_units))"; return 1 ;;
-        *) echo "rolling back to $1 FAILED (its switch-to-configuration test exited $kf_bst: $(tail -n 10 "$KF_RUN/back.log")): the host may still run the new system; the boot default is unchanged"; return 1 ;;
-    esac
 }

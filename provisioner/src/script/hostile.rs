@@ -76,9 +76,10 @@ const COMMANDS: &[&str] = &[
 /// Every `kf_*` function the prelude and the apply helpers define.
 fn helpers() -> Vec<String> {
     let source = format!(
-        "{}\n{}\n{}",
+        "{}\n{}\n{}\n{}",
         super::PRELUDE,
         include_str!("apply.sh"),
+        include_str!("nixos.sh"),
         include_str!("undo.sh")
     );
     source

@@ -30,7 +30,11 @@ pub fn b64(text: &str) -> String {
 /// The prelude plus the apply and undo helpers: how every script that
 /// changes a host begins.
 pub fn changing_script() -> String {
-    with_prelude(concat!(include_str!("apply.sh"), include_str!("undo.sh")))
+    with_prelude(concat!(
+        include_str!("apply.sh"),
+        include_str!("nixos.sh"),
+        include_str!("undo.sh")
+    ))
 }
 
 /// After the controller verified the host: the run's transaction goes (on

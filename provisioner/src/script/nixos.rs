@@ -16,8 +16,14 @@ use super::quote as q;
 use super::write_cmds;
 use crate::plan::FileWrite;
 
-/// Step `id`: save, write, build once, `switch-to-configuration test`; a
-/// failure puts the files (and, once activated, the previous system) back.
+/// How long an activated system waits for the controller's commit before
+/// the host puts the previous one back by itself: verification, then a
+/// fresh connection (paced, retried) and the commit fit well within it.
+pub const ROLLBACK_DEADLINE_SECS: u32 = 180;
+
+/// Step `id`: save, write, build once, `switch-to-configuration test`, arm
+/// the host-side rollback deadline; a failure puts the files (and, once
+/// activated, the previous system) back.
 pub fn activate_step(s: &mut String, id: usize, files: &[FileWrite]) {
     let paths: Vec<String> = files.iter().map(|f| q(&f.path)).collect();
     let paths = paths.join(" ");
@@ -30,7 +36,45 @@ pub fn activate_step(s: &mut String, id: usize, files: &[FileWrite]) {
         "if ! {{ {}; }}; then kf_revert {paths}; kf_report {id} failed 'cannot write the NixOS configuration; nothing changed'; exit 1; fi",
         writes.join(" && ")
     );
-    let _ = writeln!(s, "kf_nixos_activate {id} {paths} || exit 1");
+    let _ = writeln!(
+        s,
+        "cat >\"$KF_RUN/deadline.sh\" <<'{DEADLINE_EOF}'\n{}{DEADLINE_EOF}",
+        deadline_script()
+    );
+    let _ = writeln!(
+        s,
+        "kf_nixos_activate {id} {ROLLBACK_DEADLINE_SECS} {paths} || exit 1"
+    );
+}
+
+const DEADLINE_EOF: &str = "KF_DEADLINE_SCRIPT_END";
+
+/// What the host runs when the rollback deadline runs out (`sh SCRIPT ID`):
+/// unless the activation armed with ID was committed or reverted meanwhile,
+/// its transaction is reverted, and what happened is left for the next run
+/// in `$KF_DEADLINE_FIRED`. It waits for the host lock, so a commit in
+/// flight finishes first.
+pub fn deadline_script() -> String {
+    format!(
+        "KF_LOCK_WAIT=900\n{}{}",
+        super::changing_script(),
+        r#"kf_aid=$1
+rm -f "$0.pid"
+if [ "$(kf_nixos_get armed)" != "$kf_aid" ]; then rm -f "$0"; exit 0; fi
+kf_sys=$(kf_nixos_get system)
+if kf_out=$(kf_txn_revert 2>&1); then
+    kf_what="no commit came within the deadline, so the previous system is back: $kf_out"
+else
+    kf_what="no commit came within the deadline, and putting the previous system back failed: $kf_out"
+fi
+printf 'at=%s
+system=%s
+result=%s
+' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$kf_sys" "$(kf_oneline "$kf_what")" >"$KF_DEADLINE_FIRED"
+sync
+rm -f "$0"
+"#
+    )
 }
 
 /// Settles the activation an earlier run left pending: `switch` makes it the

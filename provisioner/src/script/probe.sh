@@ -116,6 +116,7 @@ if [ -e /etc/NIXOS ]; then
         kf_kv nixos_boot "$(readlink -f /nix/var/nix/profiles/system 2>/dev/null)"
         [ -e /nix/var/nix/profiles/system/deploy-rs-activate ] && kf_kv nixos_deployer deploy-rs
         kf_file nixos-pending /var/lib/katafleet/txn/nixos
+        kf_file nixos-deadline-fired /var/lib/katafleet/nixos-deadline-fired
         if [ "${KF_QUERY_NIXOS:-0}" = 1 ] && [ ! -e /etc/nixos/flake.nix ] \
             && nix-instantiate --find-file nixos-config >/dev/null 2>&1; then
             kf_out=$(mktemp) && kf_err=$(mktemp) || exit 0

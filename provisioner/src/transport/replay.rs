@@ -166,11 +166,12 @@ impl Transport for ReplayTransport {
     async fn close(self: Box<Self>) {}
 }
 
-/// Hands each host its own recorded session, by host name; a host with no
-/// session, or one marked unreachable, fails to connect.
+/// Hands each host its own recorded sessions, by host name, one per
+/// connection in order; a host with no session left, or one marked
+/// unreachable, fails to connect. All of a host's sessions share one `Seen`.
 #[derive(Default)]
 pub struct ReplayConnector {
-    sessions: Mutex<HashMap<String, Vec<Exchange>>>,
+    sessions: Mutex<HashMap<String, VecDeque<Vec<Exchange>>>>,
     unreachable: HashMap<String, String>,
     seen: Mutex<HashMap<String, Arc<Mutex<Seen>>>>,
 }
@@ -180,9 +181,13 @@ impl ReplayConnector {
         Self::default()
     }
 
-    /// `host` answers these exchanges, in order.
+    /// `host` answers these exchanges, in order; called again for the same
+    /// host, the exchanges of its next connection.
     pub fn host(self, host: &str, exchanges: Vec<Exchange>) -> Self {
-        lock(&self.sessions).insert(host.to_string(), exchanges);
+        lock(&self.sessions)
+            .entry(host.to_string())
+            .or_default()
+            .push_back(exchanges);
         self
     }
 
@@ -215,10 +220,15 @@ impl Connector for ReplayConnector {
             return Err(refused(reason));
         }
         let exchanges = lock(&self.sessions)
-            .remove(&host.name)
-            .ok_or_else(|| refused("replay: no session recorded for this host"))?;
-        let transport = ReplayTransport::new(&host.name, exchanges);
-        lock(&self.seen).insert(host.name.clone(), transport.seen());
+            .get_mut(&host.name)
+            .and_then(VecDeque::pop_front)
+            .ok_or_else(|| refused("replay: no session (left) recorded for this host"))?;
+        let mut transport = ReplayTransport::new(&host.name, exchanges);
+        let seen = lock(&self.seen)
+            .entry(host.name.clone())
+            .or_insert_with(|| transport.seen())
+            .clone();
+        transport.seen = seen;
         Ok(Box::new(transport))
     }
 }

@@ -83,6 +83,8 @@ echo "state profile $(readlink -f /nix/var/nix/profiles/system)"
 echo "state record $(tr '\n' ' ' </var/lib/katafleet/txn/nixos 2>/dev/null || echo none)"
 echo "state files $(ls /etc/nixos | tr '\n' ' ')"
 echo "state settings $(head -n 1 /etc/nixos/katafleet.nix 2>/dev/null || echo none)"
+echo "state fired $(tr '\n' ' ' </var/lib/katafleet/nixos-deadline-fired 2>/dev/null || echo none)"
+echo "state armed $(ls /var/lib/katafleet | grep -c '^nixos-deadline-.*\.sh$')"
 sed 's/^/activation /' "$S/activations"
 "##;
 
@@ -182,6 +184,23 @@ fn apply_script() -> String {
     )
     .expect("the golden nixos plan");
     katafleet::script::apply::render(&plan, None, "0.0.0-sim")
+}
+
+/// The apply script with a rollback deadline of `secs` instead of the
+/// product's 180 s, so a test can wait it out.
+fn apply_script_with_deadline(secs: u32) -> String {
+    let product = format!(
+        "kf_nixos_activate 1 {} ",
+        katafleet::script::nixos::ROLLBACK_DEADLINE_SECS
+    );
+    let script = apply_script();
+    assert!(script.contains(&product), "the activation line moved");
+    script.replace(&product, &format!("kf_nixos_activate 1 {secs} "))
+}
+
+/// A "script" that only waits: the controller is gone meanwhile.
+fn wait_secs(secs: u32) -> String {
+    format!("sleep {secs}\n")
 }
 
 fn finish(switch: bool) -> String {
@@ -364,4 +383,90 @@ fn nixos_sim_a_pending_activation_blocks_new_runs_until_settled() {
     assert_eq!(rebooted.state("current"), rebooted.previous);
     assert_eq!(rebooted.state("profile"), rebooted.previous);
     assert_eq!(rebooted.state("record"), "none");
+}
+
+#[test]
+fn nixos_sim_a_controller_that_vanishes_after_the_activation_is_rolled_back_by_the_host() {
+    sim_or_skip!();
+    // No commit and no revert ever come (the controller died, or sshd of
+    // the new system refuses it); the deadline runs out on the host.
+    let sim = simulate(
+        HEALTHY,
+        &[apply_script_with_deadline(2), wait_secs(6)],
+        None,
+    );
+    let new = sim.activations()[0].0.clone();
+    assert_ne!(new, sim.previous, "{}", sim.out);
+    assert_eq!(
+        sim.activations(),
+        [(new, "test".into()), (sim.previous.clone(), "test".into())],
+        "{}",
+        sim.out
+    );
+    assert_eq!(sim.state("current"), sim.previous);
+    assert_eq!(
+        sim.state("profile"),
+        sim.previous,
+        "the boot default never moved"
+    );
+    assert_eq!(sim.state("files"), "configuration.nix", "{}", sim.out);
+    assert_eq!(sim.state("record"), "none");
+    assert_eq!(
+        sim.state("armed"),
+        "0",
+        "the deadline script removed itself"
+    );
+    let fired = sim.state("fired");
+    assert!(
+        fired.contains("no commit came within the deadline, so the previous system is back"),
+        "{}",
+        sim.out
+    );
+}
+
+#[test]
+fn nixos_sim_a_commit_in_time_disarms_the_deadline() {
+    sim_or_skip!();
+    let sim = simulate(
+        HEALTHY,
+        &[
+            apply_script_with_deadline(2),
+            katafleet::script::commit_script(),
+            wait_secs(5),
+        ],
+        None,
+    );
+    let new = sim.state("current");
+    assert_ne!(new, sim.previous, "{}", sim.out);
+    assert_eq!(
+        sim.activations(),
+        [(new.clone(), "test".into()), (new.clone(), "boot".into())],
+        "{}",
+        sim.out
+    );
+    assert_eq!(sim.state("profile"), new);
+    assert_eq!(sim.state("fired"), "none", "{}", sim.out);
+    assert_eq!(sim.state("armed"), "0");
+}
+
+#[test]
+fn nixos_sim_a_commit_after_the_deadline_fired_fails_loudly() {
+    sim_or_skip!();
+    let sim = simulate(
+        HEALTHY,
+        &[
+            apply_script_with_deadline(2),
+            wait_secs(6),
+            katafleet::script::commit_script(),
+        ],
+        None,
+    );
+    assert!(
+        sim.steps(3)
+            .contains("@@step 1 failed the commit came too late"),
+        "{}",
+        sim.out
+    );
+    assert_eq!(sim.state("current"), sim.previous);
+    assert_eq!(sim.state("profile"), sim.previous);
 }

@@ -263,6 +263,10 @@ fn nixos(kv: &BTreeMap<String, String>, blocks: &Blocks) -> Option<NixosFacts> {
         boot_system: get("nixos_boot"),
         deployer: get("nixos_deployer"),
         pending: blocks.get("nixos-pending").and_then(|t| pending(t)),
+        deadline_fired: blocks
+            .get("nixos-deadline-fired")
+            .map(|t| t.split_whitespace().collect::<Vec<_>>().join(" "))
+            .filter(|t| !t.is_empty()),
         evaluation,
         evaluation_error,
     })

@@ -225,3 +225,29 @@ fn a_corrupt_ownership_record_is_reported_and_rebuilt_not_a_dead_end() {
     );
     assert!(!plan.is_empty(), "the record is written again");
 }
+
+#[test]
+fn the_rollback_deadline_record_is_read_on_one_line() {
+    use base64::Engine as _;
+    let golden = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/golden/nixos/facts.txt"
+    ));
+    assert_eq!(parse(golden).unwrap().nixos.unwrap().deadline_fired, None);
+    let record =
+        "at=2026-12-02T00:00:00Z\nsystem=/nix/store/x\nresult=the previous system is back\n";
+    let block = format!(
+        "@@file nixos-deadline-fired\n{}\n@@end\n@@end-probe",
+        base64::engine::general_purpose::STANDARD.encode(record)
+    );
+    let text = golden.replacen("@@end-probe", &block, 1);
+    assert_eq!(
+        parse(&text)
+            .unwrap()
+            .nixos
+            .unwrap()
+            .deadline_fired
+            .as_deref(),
+        Some("at=2026-12-02T00:00:00Z system=/nix/store/x result=the previous system is back")
+    );
+}

@@ -56,6 +56,11 @@ struct Wiring {
 pub(super) fn plan(plan: &mut Plan, facts: &HostFacts, desired: &Desired) -> Result<(), PlanError> {
     let nixos = facts.nixos.clone().unwrap_or_default();
     not_managed_elsewhere(facts, &nixos)?;
+    if let Some(fired) = &nixos.deadline_fired {
+        plan.warnings.push(format!(
+            "an earlier run's activation was never confirmed, and the host's rollback deadline acted on its own: {fired}"
+        ));
+    }
     if let Some(pending) = &nixos.pending {
         return finish(plan, facts, &nixos, pending);
     }

@@ -360,3 +360,22 @@ fn hosts_built_elsewhere_are_refused_before_anything_pending() {
     f.files.insert(FLAKE.into(), "{ }".into());
     assert!(err(&f, &Desired::sample()).contains("is a flake"));
 }
+
+#[test]
+fn what_the_rollback_deadline_did_is_told_to_the_next_run() {
+    let fired = "at=2026-12-02T00:00:00Z system=/nix/store/x-nixos-system result=no commit came within the deadline, so the previous system is back";
+    let f = with_nixos(host(), |n| n.deadline_fired = Some(fired.into()));
+    let p = run(&f).unwrap();
+    assert!(
+        p.warnings
+            .iter()
+            .any(|w| w.contains("rollback deadline acted on its own") && w.contains(fired)),
+        "{:?}",
+        p.warnings
+    );
+    assert!(run(&host())
+        .unwrap()
+        .warnings
+        .iter()
+        .all(|w| !w.contains("deadline")));
+}

@@ -81,7 +81,12 @@ trap 'rm -rf "$KF_RUN"' EXIT
 mkdir -p /var/lib/katafleet || { kf_report 0 failed "cannot create /var/lib/katafleet"; exit 1; }
 if have flock; then
     exec 9>>/var/lib/katafleet/lock
-    if ! flock -n 9; then
+    # The NixOS rollback deadline (KF_LOCK_WAIT set) waits for a run in
+    # flight; a run started by the controller fails fast instead.
+    kf_lock_how=-n
+    [ -n "${KF_LOCK_WAIT:-}" ] && kf_lock_how="-w $KF_LOCK_WAIT"
+    # shellcheck disable=SC2086 # one option, or an option and its number
+    if ! flock $kf_lock_how 9; then
         kf_report 0 failed "another katafleet run is changing this host right now (it holds /var/lib/katafleet/lock); nothing was changed: run again once it has finished"
         exit 1
     fi
@@ -89,6 +94,8 @@ else
     kf_warn "flock is missing here, so nothing stops two katafleet runs from changing this host at once"
 fi
 KF_TXN=/var/lib/katafleet/txn
+# Written by the NixOS rollback deadline when it put a system back.
+KF_DEADLINE_FIRED=/var/lib/katafleet/nixos-deadline-fired
 KF_RELEASES=/opt/kata-releases
 
 # Atomic write: temp file in the same directory, then rename. An existing
@@ -156,7 +163,7 @@ kf_txn_begin() {
         kf_report 0 failed "a NixOS activation an earlier run started is still pending ($(tr '\n' ' ' <"$KF_TXN/nixos")); nothing was changed: run katafleet again, and it settles that first"
         exit 1
     fi
-    rm -rf "$KF_TXN" /opt/.katafleet-removed
+    rm -rf "$KF_TXN" /opt/.katafleet-removed "$KF_DEADLINE_FIRED"
     mkdir -p "$KF_TXN/keep" || { kf_report 0 failed "cannot create $KF_TXN"; exit 1; }
     kf_save "$KF_TXN/keep" /var/lib/katafleet/manifest.json
 }
@@ -167,18 +174,24 @@ kf_txn_begin() {
 # it (and the trees it set aside); a run that switched releases keeps its
 # transaction as the record `katafleet rollback` undoes; any other run's goes.
 kf_txn_commit() {
-    [ -d "$KF_TXN" ] || return 0
+    if [ ! -d "$KF_TXN" ]; then
+        # Only the rollback deadline takes a transaction away unasked.
+        [ -f "$KF_DEADLINE_FIRED" ] || return 0
+        echo "the commit came too late: the host-side rollback deadline had run out and acted first ($(tr '\n' ' ' <"$KF_DEADLINE_FIRED")); the host runs its previous system"
+        return 1
+    fi
     if [ -f "$KF_TXN/nixos" ]; then
+        kf_nixos_disarm
         kf_sys=$(kf_nixos_get system)
         if [ ! -x "$kf_sys/bin/switch-to-configuration" ]; then echo "the activated system ${kf_sys:-(none recorded)} is gone"; return 1; fi
         if ! nix-env -p /nix/var/nix/profiles/system --set "$kf_sys" >"$KF_RUN/profile.log" 2>&1; then
-            echo "nix-env --set $kf_sys on the system profile failed, so the host still boots its previous system: $(tail -n 10 "$KF_RUN/profile.log")"
+            echo "nix-env --set $kf_sys on the system profile failed, so the host still boots its previous system (the activation stays pending, and the next run settles it): $(tail -n 10 "$KF_RUN/profile.log")"
             return 1
         fi
         "$kf_sys/bin/switch-to-configuration" boot >"$KF_RUN/boot.log" 2>&1
         kf_st=$?
         if [ "$kf_st" -ne 0 ]; then
-            echo "$kf_sys is the system profile now, but its switch-to-configuration boot exited $kf_st, so the boot loader may still start the previous system: $(tail -n 10 "$KF_RUN/boot.log")"
+            echo "$kf_sys is the system profile now, but its switch-to-configuration boot exited $kf_st, so the boot loader may still start the previous system (the activation stays pending, and the next run settles it): $(tail -n 10 "$KF_RUN/boot.log")"
             return 1
         fi
     fi
@@ -229,6 +242,7 @@ kf_undo() {
     kf_rc=0
     if [ -f "$1/nixos" ]; then
         kf_prev=$(sed -n 's/^previous=//p' "$1/nixos" | head -n 1)
+        kf_nixos_disarm "$1/nixos"
         if [ -z "$kf_prev" ]; then
             echo "the files are back, but no previous system is recorded to reactivate"; kf_rc=1
         else
@@ -501,6 +515,8 @@ kf_record() {
         exit 1
     fi
 }
+# katafleet NixOS helpers: after apply.sh in every script that changes a
+# host (the commit and revert of a transaction settle an activation too).
 
 # NixOS: a field of the pending activation's record ($KF_TXN/nixos).
 kf_nixos_get() { sed -n "s/^$1=//p" "$KF_TXN/nixos" 2>/dev/null | head -n 1; }
@@ -520,7 +536,7 @@ kf_failed_units() {
 # activation failures (and exit 4: activated, but some unit failed) are told
 # apart; the module's warnings become the run's.
 kf_nixos_activate() {
-    kf_id=$1; shift
+    kf_id=$1; kf_deadline=$2; shift 2
     kf_nixos_env
     kf_prev=$(readlink -f /run/current-system 2>/dev/null)
     if [ -z "$kf_prev" ] || [ ! -x "$kf_prev/bin/switch-to-configuration" ]; then
@@ -572,8 +588,53 @@ kf_nixos_activate() {
         fi
         return 1
     fi
-    printf 'system=%s\nprevious=%s\nstate=tested\n' "$kf_sys" "$kf_prev" >"$KF_TXN/nixos"
-    kf_report "$kf_id" changed "built $kf_sys once and activated it with switch-to-configuration test; it becomes the boot default once the host is verified"
+    kf_armed=$(kf_nixos_arm "$kf_deadline")
+    printf 'system=%s\nprevious=%s\nstate=tested\narmed=%s\n' "$kf_sys" "$kf_prev" "$kf_armed" >"$KF_TXN/nixos"
+    sync "$KF_TXN/nixos" 2>/dev/null || sync
+    if [ -z "$kf_armed" ]; then
+        kf_warn "the host-side rollback deadline could not be armed (neither systemd-run nor setsid worked), so a host whose controller goes away now keeps the new system until the next run settles it"
+    fi
+    kf_report "$kf_id" changed "built $kf_sys once and activated it with switch-to-configuration test; it becomes the boot default once the host is verified, and goes back by itself unless that is confirmed within $kf_deadline s"
+}
+
+# NixOS: the host's own way back after `test` ("magic rollback", as in
+# deploy-rs). Unless a commit or revert disarms it within $1 seconds (the
+# controller vanished, or the new system broke sshd so that its fresh
+# connection for the commit fails), the deadline script the apply step wrote
+# to $KF_RUN/deadline.sh reverts this transaction, under the host lock.
+# Prints the id it was armed with (nothing: it could not be armed). Prefers
+# a transient systemd timer, which outlives any SSH session and login.
+kf_nixos_arm() {
+    kf_aid=$(date +%s)-$$
+    kf_dscript=/var/lib/katafleet/nixos-deadline-$kf_aid.sh
+    cp "$KF_RUN/deadline.sh" "$kf_dscript" 2>/dev/null || return 0
+    kf_sh=$(command -v sh)
+    if have systemd-run && systemd-run --quiet --unit "katafleet-nixos-deadline-$kf_aid" --on-active="$1" \
+        --timer-property=AccuracySec=1s "$kf_sh" "$kf_dscript" "$kf_aid" >/dev/null 2>&1; then
+        echo "$kf_aid"
+        return 0
+    fi
+    # No systemd manager to ask: a process in a session of its own, holding
+    # none of this script's descriptors (the lock, the SSH channel).
+    have setsid || { rm -f "$kf_dscript"; return 0; }
+    # shellcheck disable=SC2016 # expanded by that process's own sh
+    setsid sh -c 'echo $$ >"$1.pid"; sleep "$2"; exec sh "$1" "$3"' kf_deadline "$kf_dscript" "$1" "$kf_aid" \
+        </dev/null >>/var/lib/katafleet/nixos-deadline.log 2>&1 9>&- &
+    # The pid file is how a commit stops the sleeping deadline.
+    kf_w=0
+    while [ ! -s "$kf_dscript.pid" ] && [ "$kf_w" -lt 50 ]; do sleep 0.1; kf_w=$((kf_w + 1)); done
+    echo "$kf_aid"
+}
+
+# NixOS: the deadline armed for the activation recorded in $1 (default
+# $KF_TXN/nixos) goes: its timer or sleeping process stops, its script goes.
+kf_nixos_disarm() {
+    kf_aid=$(sed -n 's/^armed=//p' "${1:-$KF_TXN/nixos}" 2>/dev/null | head -n 1)
+    [ -n "$kf_aid" ] || return 0
+    kf_dscript=/var/lib/katafleet/nixos-deadline-$kf_aid.sh
+    if [ -s "$kf_dscript.pid" ]; then kill "$(cat "$kf_dscript.pid")" 2>/dev/null; fi
+    if have systemctl; then systemctl stop "katafleet-nixos-deadline-$kf_aid.timer" >/dev/null 2>&1; fi
+    rm -f "$kf_dscript" "$kf_dscript.pid"
 }
 
 # NixOS: back to the system that ran before ($1), through its own

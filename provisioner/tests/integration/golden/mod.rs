@@ -262,6 +262,16 @@ fn the_probe_is_valid_sh() {
     }
 }
 
+/// The NixOS rollback deadline's script runs on the host on its own (the
+/// apply script carries it in a here-document, which shellcheck skips).
+#[test]
+fn the_nixos_rollback_deadline_is_valid_sh() {
+    let deadline = katafleet::script::nixos::deadline_script();
+    if let Err(problem) = check_shell(&deadline, SHELLCHECK_EXCLUDE) {
+        panic!("the NixOS rollback deadline: {problem}");
+    }
+}
+
 #[test]
 fn fresh_bookworm() {
     let g = golden("fresh-bookworm", cases::fresh_bookworm());
