@@ -180,6 +180,19 @@ class Fleet:
     def in_hub(self, argv):
         return ["ip", "netns", "exec", self.hub] + argv
 
+    def cpu_s(self):
+        """CPU seconds the fleet's machines have used so far: the fleet's
+        cgroup2 `cpu.stat` counts every process of every host (sshd, the
+        scripts, containerd), and is there without any controller enabled."""
+        for root in (Path("/sys/fs/cgroup/unified"), Path("/sys/fs/cgroup")):
+            stat = root / "katafleet" / self.name / "cpu.stat"
+            if stat.exists():
+                for line in stat.read_text().splitlines():
+                    key, _, value = line.partition(" ")
+                    if key == "usage_usec":
+                        return int(value) / 1e6
+        raise RuntimeError(f"no cpu.stat for fleet {self.name}: cannot measure the hosts' CPU")
+
 
 # The state of one host, one line: name key=value...
 CHECK = r"""
@@ -458,7 +471,9 @@ def run_one(args, count, rnd, contender, fleet_env, results):
         for name, run in runs:
             argv, env, check = command(name, run, ctx)
             load = loadavg()
+            hosts_cpu = fleet.cpu_s()
             m = measure(argv, env, str(work), str(work / f"{name}-run{run}"), args.timeout)
+            hosts_cpu = fleet.cpu_s() - hosts_cpu
             bad = [] if m.rc == 0 else [f"exit status {m.rc}: {m.err.strip()[-2000:]}"]
             bad += check(m)
             if name != "facts-rtt":
@@ -469,6 +484,7 @@ def run_one(args, count, rnd, contender, fleet_env, results):
             rec = {
                 "hosts": count, "round": rnd, "contender": name, "run": run,
                 "wall_s": round(m.wall, 3), "cpu_s": round(m.cpu, 3),
+                "hosts_cpu_s": round(hosts_cpu, 3),
                 "peak_pss_mib": round(m.peak_pss, 1), "peak_procs": m.peak_procs,
                 "load_before": load, "ok": not bad, "problems": bad[:20],
                 "fleet_up_s": round(up_secs, 1), "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
@@ -478,7 +494,8 @@ def run_one(args, count, rnd, contender, fleet_env, results):
             status = "ok" if not bad else "FAILED: " + "; ".join(bad[:3])
             log(
                 f"{count:>3} hosts round {rnd} {name:<13} run {run}: "
-                f"{m.wall:7.2f}s wall {m.cpu:7.2f}s cpu {m.peak_pss:7.1f} MiB  {status}"
+                f"{m.wall:7.2f}s wall {m.cpu:7.2f}s cpu {hosts_cpu:7.2f}s hosts' cpu "
+                f"{m.peak_pss:7.1f} MiB  {status}"
             )
             if bad:
                 failures.append(f"{name} run {run} on {count} hosts: {bad[0]}")

@@ -200,10 +200,19 @@ impl Run {
             }
         }
         self.stage(&host.name, "applying");
-        let outcome = match self
-            .apply(t, host, &plan, release.as_ref(), &check_desired)
-            .await
-        {
+        // Whose files the facts after apply must read (a rollback's are the
+        // old release's); the daemons' versions are known from before.
+        let installs_packages = plan
+            .changes
+            .iter()
+            .any(|c| matches!(c.action, Action::InstallPackage { .. }));
+        let probe = match &report.facts {
+            Some(before) => {
+                script::probe::after_apply_body(&check_desired, purpose, before, installs_packages)
+            }
+            None => script::probe::body(&check_desired, purpose),
+        };
+        let outcome = match self.apply(t, host, &plan, release.as_ref(), &probe).await {
             Ok(outcome) => outcome,
             Err(broken) => {
                 let names: Vec<String> = plan.changes.iter().map(|c| c.reason.clone()).collect();
@@ -379,7 +388,13 @@ impl Run {
     ) -> Result<(String, HostFacts), HostError> {
         self.stage(&host.name, "settling a pending NixOS activation");
         let outcome = self
-            .apply(t, host, plan, None, &host.desired)
+            .apply(
+                t,
+                host,
+                plan,
+                None,
+                &script::probe::body(&host.desired, purpose(self.planner)),
+            )
             .await
             .map_err(|broken| {
                 log.section(
@@ -438,8 +453,8 @@ impl Run {
         host: &Host,
         plan: &Plan,
         release: Option<&crate::release::fetch::Fetched>,
-        // Whose files the facts after apply must read (a rollback's are the old release's).
-        probe_for: &Desired,
+        // The facts probe the apply script ends with.
+        probe: &str,
     ) -> Result<apply::ApplyOutcome, apply::Broken> {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<StepEvent>();
         let names: Vec<String> = plan.changes.iter().map(|c| c.reason.clone()).collect();
@@ -456,14 +471,7 @@ impl Run {
                 }
             }
         });
-        let outcome = apply::apply_then_probe(
-            t,
-            plan,
-            release,
-            &crate::script::probe::body(probe_for, purpose(self.planner)),
-            tx,
-        )
-        .await;
+        let outcome = apply::apply_then_probe(t, plan, release, probe, tx).await;
         let _ = relay.await;
         outcome
     }

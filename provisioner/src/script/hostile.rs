@@ -56,6 +56,7 @@ const COMMANDS: &[&str] = &[
     "dockerd",
     "systemctl",
     "flock",
+    "openssl",
     "date",
     "base64",
     "tr",

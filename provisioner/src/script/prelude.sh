@@ -7,7 +7,14 @@ have() { command -v "$1" >/dev/null 2>&1; }
 kf_oneline() { printf '%s' "$1" | tr '\n' ' '; }
 
 # @@kv KEY VALUE: one value, newlines folded.
-kf_kv() { printf '@@kv %s %s\n' "$1" "$(kf_oneline "$2")"; }
+# Most values are one line already: those cost no fork.
+kf_kv() {
+    case $2 in
+        *"
+"*) printf '@@kv %s %s\n' "$1" "$(kf_oneline "$2")" ;;
+        *) printf '@@kv %s %s\n' "$1" "$2" ;;
+    esac
+}
 
 # @@file NAME, base64 of the file, @@end; nothing when it is not readable.
 kf_file() {

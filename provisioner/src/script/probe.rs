@@ -3,9 +3,13 @@
 //! one round trip).
 
 use super::quote;
+use crate::facts::HostFacts;
 use crate::inventory::{Desired, InstallMethod};
 
-const PROBE: &str = include_str!("probe.sh");
+const PROBE: &str = concat!(
+    include_str!("probe_containerd.sh"),
+    include_str!("probe.sh")
+);
 
 /// What the facts are for: planning needs the slow questions answered too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,10 +35,35 @@ pub fn body(desired: &Desired, purpose: Purpose) -> String {
     // So is evaluating a NixOS system, which only the planner needs.
     let nixos = u8::from(purpose == Purpose::Plan);
     let owned = u8::from(purpose == Purpose::Uninstall);
+    // Planning may reuse containerd's answers a changing script recorded
+    // (the key decides); check, status, verify and uninstall ask afresh.
+    let cached = u8::from(purpose == Purpose::Plan);
     format!(
-        "set -- {}\nKF_QUERY_DNF={dnf}\nKF_QUERY_NIXOS={nixos}\nKF_READ_OWNED={owned}\n{PROBE}",
+        "set -- {}\nKF_QUERY_DNF={dnf}\nKF_QUERY_NIXOS={nixos}\nKF_READ_OWNED={owned}\nKF_CACHED={cached}\n{PROBE}",
         files.join(" ")
     )
+}
+
+/// The probe at the end of an apply script. What the run cannot have
+/// changed is taken from the facts `before` it instead of asked again: the
+/// containerd and Docker versions (a run that installs a package may pull
+/// in another daemon, so then they are asked).
+pub fn after_apply_body(
+    desired: &Desired,
+    purpose: Purpose,
+    before: &HostFacts,
+    installs_packages: bool,
+) -> String {
+    let mut known = String::new();
+    if !installs_packages {
+        if let Some(c) = &before.containerd {
+            known.push_str(&format!("KF_KNOWN_CONTAINERD={}\n", quote(&c.version_text)));
+        }
+        if let Some(d) = &before.docker {
+            known.push_str(&format!("KF_KNOWN_DOCKER={}\n", quote(&d.version_text)));
+        }
+    }
+    format!("{known}{}", body(desired, purpose))
 }
 
 /// The whole probe script, followed by `extra` (which may use the prelude).

@@ -41,29 +41,9 @@ if [ "${KF_QUERY_DNF:-0}" = 1 ] && have dnf; then
     kf_kv dnf_kata "$(dnf -q repoquery --latest-limit 1 --qf '%{version}' kata-containers 2>/dev/null | head -n1)"
 fi
 
-if have containerd; then
-    kf_kv containerd_version "$(containerd --version 2>/dev/null)"
-    kf_kv containerd_active "$(systemctl is-active containerd 2>/dev/null)"
-    # Whether the running daemon's CRI plugin (which holds the runtimes) loaded.
-    kf_kv cri_plugin "$(ctr plugins ls 2>/dev/null | awk '($1 == "io.containerd.grpc.v1" && $2 == "cri") || ($1 == "io.containerd.cri.v1" && $2 == "runtime") { print $NF; exit }')"
-    kf_file containerd-config /etc/containerd/config.toml
-    dump=$(mktemp)
-    # Dump what the running daemon uses: NixOS passes --config with a store path.
-    cfg=""
-    pid=$(pidof containerd 2>/dev/null | cut -d' ' -f1)
-    if [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ]; then
-        cfg=$(tr '\0' '\n' <"/proc/$pid/cmdline" | sed -n -e '/^--config$/{n;p;q;}' -e '/^-c$/{n;p;q;}' -e 's/^--config=//p' | head -n1)
-    fi
-    if containerd ${cfg:+--config "$cfg"} config dump >"$dump" 2>/dev/null; then
-        kf_file containerd-dump "$dump"
-    elif [ -z "$cfg" ] && [ ! -e /etc/containerd/config.toml ] && containerd config default >"$dump" 2>/dev/null; then
-        # Without a config file containerd runs on its defaults (1.7 cannot dump them).
-        kf_file containerd-dump "$dump"
-    fi
-    rm -f "$dump"
-fi
+have containerd && kf_containerd_facts
 if have dockerd; then
-    kf_kv docker_version "$(dockerd --version 2>/dev/null)"
+    kf_kv docker_version "${KF_KNOWN_DOCKER:-$(dockerd --version 2>/dev/null)}"
     kf_kv docker_active "$(systemctl is-active docker 2>/dev/null)"
     kf_file docker-daemon-json /etc/docker/daemon.json
 fi

@@ -15,6 +15,7 @@ kf_unchanged() {
 # The user's original back from its backup $2, which must hash to $3:
 # byte-for-byte, with its mode and owner, atomically.
 kf_put_back() {
+    kf_unseen
     kf_now=$(sha256sum <"$2" 2>/dev/null | cut -d' ' -f1)
     if [ "$kf_now" != "$3" ]; then
         echo "the original katafleet saved, $2, is not what it read (sha256 ${kf_now:-missing}, not $3)"

@@ -11,6 +11,7 @@ mod debug;
 mod faults;
 mod hostile;
 mod nixos;
+mod probe;
 mod provision;
 mod rollout;
 mod runtimes;

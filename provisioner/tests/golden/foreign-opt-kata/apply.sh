@@ -7,7 +7,14 @@ have() { command -v "$1" >/dev/null 2>&1; }
 kf_oneline() { printf '%s' "$1" | tr '\n' ' '; }
 
 # @@kv KEY VALUE: one value, newlines folded.
-kf_kv() { printf '@@kv %s %s\n' "$1" "$(kf_oneline "$2")"; }
+# Most values are one line already: those cost no fork.
+kf_kv() {
+    case $2 in
+        *"
+"*) printf '@@kv %s %s\n' "$1" "$(kf_oneline "$2")" ;;
+        *) printf '@@kv %s %s\n' "$1" "$2" ;;
+    esac
+}
 
 # @@file NAME, base64 of the file, @@end; nothing when it is not readable.
 kf_file() {
@@ -101,6 +108,7 @@ KF_RELEASES=/opt/kata-releases
 # Atomic write: temp file in the same directory, then rename. An existing
 # file keeps its owner and mode.
 kf_put() {
+    case $1 in /etc/containerd/*) kf_unseen ;; esac
     kf_dir=$(dirname "$1")
     mkdir -p "$kf_dir" || return 1
     kf_tmp=$(mktemp "$kf_dir/.katafleet.XXXXXX") || return 1
@@ -141,6 +149,7 @@ kf_save() {
 # Puts files back as kept under $1 (a keep directory), byte-for-byte.
 kf_restore() {
     kf_dir=$1; shift
+    kf_unseen
     for kf_p in "$@"; do
         kf_k="$kf_dir$kf_p"
         if [ -e "$kf_k.absent" ]; then
@@ -292,6 +301,15 @@ kf_running() {
     fi
 }
 
+# What the last health check saw of containerd ($KF_RUN/seen-*), which the
+# facts probe at the end of the same script reads instead of asking again;
+# a write to containerd's configuration after it, or any file put back,
+# makes it stale.
+kf_unseen() {
+    [ -e "$KF_RUN/seen-dump" ] || [ -e "$KF_RUN/seen-cri" ] || return 0
+    rm -f "$KF_RUN/seen-dump" "$KF_RUN/seen-cri"
+}
+
 # containerd's effective config; with no config file, its built-in
 # defaults (containerd 1.7 cannot `config dump` without one).
 kf_containerd_dump() {
@@ -307,12 +325,15 @@ kf_containerd_dump() {
 # and show every handler after $1 in `config dump`. Prints why not.
 kf_containerd_restart() {
     kf_cri=$1; shift
+    kf_unseen
     # A deliberate restart must not be refused by systemd's start-rate limit.
     systemctl reset-failed containerd 2>/dev/null
     timeout 90 systemctl restart containerd 2>&1 || return 1
     have ctr || return 0
+    # The plugin list is the first answer on the socket and, with $1 = 1,
+    # what says whether CRI loaded: one Go process per try.
     kf_n=0
-    until timeout 5 ctr version >/dev/null 2>&1; do
+    until kf_plugins=$(timeout 5 ctr plugins ls 2>/dev/null); do
         kf_n=$((kf_n + 1))
         if [ "$kf_n" -ge 30 ]; then echo "containerd does not answer on its socket after the restart"; return 1; fi
         sleep 1
@@ -320,17 +341,25 @@ kf_containerd_restart() {
     if [ "$kf_cri" = 1 ]; then
         kf_n=0
         while :; do
-            kf_state=$(timeout 10 ctr plugins ls 2>/dev/null | awk '($1 == "io.containerd.grpc.v1" && $2 == "cri") || ($1 == "io.containerd.cri.v1" && $2 == "runtime") { print $NF; exit }')
-            [ "$kf_state" = ok ] && break
+            kf_state=$(printf '%s\n' "$kf_plugins" | awk '($1 == "io.containerd.grpc.v1" && $2 == "cri") || ($1 == "io.containerd.cri.v1" && $2 == "runtime") { print $NF; exit }')
+            [ "$kf_state" = ok ] && { echo ok >"$KF_RUN/seen-cri"; break; }
             kf_n=$((kf_n + 1))
             if [ "$kf_n" -ge 10 ]; then
                 echo "containerd's CRI plugin did not load (${kf_state:-absent}): $(timeout 10 ctr plugins ls -d id==cri 2>&1; timeout 10 ctr plugins ls -d id==runtime 2>&1)"
                 return 1
             fi
             sleep 1
+            kf_plugins=$(timeout 10 ctr plugins ls 2>/dev/null)
         done
     fi
-    kf_dump=$(kf_containerd_dump 2>&1) || { echo "containerd config dump failed: $kf_dump"; return 1; }
+    if ! kf_containerd_dump >"$KF_RUN/seen-dump" 2>"$KF_RUN/dump.err"; then
+        echo "containerd config dump failed: $(cat "$KF_RUN/dump.err")"
+        kf_unseen
+        return 1
+    fi
+    kf_dump=$(cat "$KF_RUN/seen-dump")
+    # Without a config file the dump was `config default`, not the probe's.
+    [ -e /etc/containerd/config.toml ] || rm -f "$KF_RUN/seen-dump"
     for kf_h in "$@"; do
         case $kf_dump in
             *".runtimes.$kf_h]"*) ;;
@@ -390,7 +419,10 @@ kf_install() {
     fi
     # One pass over the release: hashed while it streams into the extractor,
     # into staging only; nothing leaves staging unless the hash matches.
-    sha256sum <"$kf_stage/hash" >"$kf_stage/sum" &
+    # OpenSSL's SHA-256 uses the CPU's SHA extensions: a quarter of
+    # sha256sum's CPU time. Both print the digest first.
+    if have openssl; then kf_hash="openssl dgst -sha256 -r"; else kf_hash=sha256sum; fi
+    $kf_hash <"$kf_stage/hash" >"$kf_stage/sum" &
     kf_hasher=$!
     if ! kf_out=$(kf_release_bytes | tee "$kf_stage/hash" | tar --no-same-owner -x -f - -C "$kf_stage/root" --use-compress-program="$kf_decomp" 2>&1); then
         kill "$kf_hasher" 2>/dev/null; wait "$kf_hasher" 2>/dev/null
@@ -665,6 +697,7 @@ kf_unchanged() {
 # The user's original back from its backup $2, which must hash to $3:
 # byte-for-byte, with its mode and owner, atomically.
 kf_put_back() {
+    kf_unseen
     kf_now=$(sha256sum <"$2" 2>/dev/null | cut -d' ' -f1)
     if [ "$kf_now" != "$3" ]; then
         echo "the original katafleet saved, $2, is not what it read (sha256 ${kf_now:-missing}, not $3)"

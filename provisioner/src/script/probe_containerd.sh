@@ -1,0 +1,90 @@
+# katafleet facts probe, containerd's part: kf_containerd_facts, which
+# probe.sh calls. Its Go binaries (`containerd --version`, `ctr plugins ls`,
+# `containerd config dump`) are most of the probe's cost, so their answers
+# are reused where nothing they depend on can have changed:
+# - at the end of an apply script ($KF_RUN set): the versions the
+#   controller knows from before (KF_KNOWN_CONTAINERD, when no package was
+#   installed) and what the restart's health check saw ($KF_RUN/seen-*);
+# - with KF_CACHED=1 (planning), what the last changing script recorded in
+#   $KF_PROBE_CACHE, while its key still matches: the binary, the daemon's
+#   main PID and start time, and every file and directory `config dump`
+#   reads (config.toml, the directories of its import patterns, the imports
+#   the dump resolved). Only a changing script, holding the host lock,
+#   writes that record, and uninstall removes it with the rest.
+
+KF_PROBE_CACHE=/var/lib/katafleet/probe-cache
+
+kf_seen() { [ -n "${KF_RUN:-}" ] && [ -f "$KF_RUN/seen-$1" ]; }
+
+# What containerd's answers depend on. $1: the daemon's --config (empty:
+# the default file); $2: the dump whose resolved imports count too.
+kf_containerd_key() {
+    kf_conf=${1:-/etc/containerd/config.toml}
+    kf_bin=$(command -v containerd)
+    echo "binary $kf_bin config $kf_conf"
+    systemctl show -p MainPID -p ActiveEnterTimestampMonotonic containerd 2>&1
+    kf_imports=$(sed -n 's/^ *imports *= *\[\(.*\)\]/\1/p' "$kf_conf" "$2" 2>/dev/null | tr -d "\"',")
+    kf_dirs=""
+    # Unquoted on purpose: a pattern expands to the files it matches now.
+    for kf_i in $kf_imports; do kf_dirs="$kf_dirs ${kf_i%/*}"; done
+    # shellcheck disable=SC2086 # word lists, split and expanded on purpose
+    # A path missing is part of the key (stat says so), not a failure.
+    stat -L -c '%n %i %s %y %z' "$kf_bin" "$kf_conf" /etc/containerd /etc/containerd/conf.d $kf_imports $kf_dirs 2>&1
+    return 0
+}
+
+# Prints containerd's facts: version, state, CRI plugin, config and dump.
+kf_containerd_facts() {
+    # What the running daemon reads: NixOS passes --config with a store path.
+    cfg=""
+    pid=$(pidof containerd 2>/dev/null | cut -d' ' -f1)
+    if [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ]; then
+        cfg=$(tr '\0' '\n' <"/proc/$pid/cmdline" | sed -n -e '/^--config$/{n;p;q;}' -e '/^-c$/{n;p;q;}' -e 's/^--config=//p' | head -n1)
+    fi
+    dump=$(mktemp) || return 0
+    kf_hit=0
+    if [ "${KF_CACHED:-0}" = 1 ] && [ -z "${KF_RUN:-}" ] && [ -f "$KF_PROBE_CACHE/key" ] &&
+        kf_containerd_key "$cfg" "$KF_PROBE_CACHE/dump" | cmp -s - "$KF_PROBE_CACHE/key"; then
+        kf_hit=1
+        read -r kf_version <"$KF_PROBE_CACHE/version" || kf_version=""
+        read -r kf_cri <"$KF_PROBE_CACHE/cri" || kf_cri=""
+        [ -f "$KF_PROBE_CACHE/dump" ] && cp "$KF_PROBE_CACHE/dump" "$dump"
+    else
+        kf_version=${KF_KNOWN_CONTAINERD:-$(containerd --version 2>/dev/null)}
+        # Whether the running daemon's CRI plugin (which holds the runtimes) loaded.
+        if kf_seen cri && read -r kf_cri <"$KF_RUN/seen-cri"; then :; else
+            kf_cri=$(ctr plugins ls 2>/dev/null | awk '($1 == "io.containerd.grpc.v1" && $2 == "cri") || ($1 == "io.containerd.cri.v1" && $2 == "runtime") { print $NF; exit }')
+        fi
+        if [ -z "$cfg" ] && kf_seen dump; then
+            cp "$KF_RUN/seen-dump" "$dump"
+        elif containerd ${cfg:+--config "$cfg"} config dump >"$dump" 2>/dev/null; then
+            :
+        elif [ -z "$cfg" ] && [ ! -e /etc/containerd/config.toml ] && containerd config default >"$dump" 2>/dev/null; then
+            # Without a config file containerd runs on its defaults (1.7 cannot dump them).
+            :
+        else
+            rm -f "$dump"
+        fi
+    fi
+    kf_kv containerd_version "$kf_version"
+    kf_kv containerd_active "$(systemctl is-active containerd 2>/dev/null)"
+    kf_kv cri_plugin "$kf_cri"
+    [ "$kf_hit" = 1 ] && kf_kv containerd_cached yes
+    kf_file containerd-config /etc/containerd/config.toml
+    [ -f "$dump" ] && kf_file containerd-dump "$dump"
+    # A changing script records these answers for the next run's probe
+    # (not an uninstall's, which takes /var/lib/katafleet away).
+    if [ -n "${KF_RUN:-}" ] && [ "$kf_hit" = 0 ] && [ -f /var/lib/katafleet/manifest.json ] &&
+        [ ! -e "${KF_TXN:-/var/lib/katafleet/txn}/forget" ]; then
+        if kf_new=$(mktemp -d /var/lib/katafleet/.probe-cache.XXXXXX); then
+            if ! { printf '%s\n' "$kf_version" >"$kf_new/version" &&
+                printf '%s\n' "$kf_cri" >"$kf_new/cri" &&
+                { [ ! -f "$dump" ] || cp "$dump" "$kf_new/dump"; } &&
+                kf_containerd_key "$cfg" "$kf_new/dump" >"$kf_new/key" &&
+                rm -rf "$KF_PROBE_CACHE" && mv "$kf_new" "$KF_PROBE_CACHE"; }; then
+                rm -rf "$kf_new" "$KF_PROBE_CACHE"
+            fi
+        fi
+    fi
+    rm -f "$dump"
+}
