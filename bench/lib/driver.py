@@ -32,8 +32,11 @@ SCRIPTS = REPO / "provisioner/src/script"
 
 
 def probe_text():
-    """katafleet's facts probe as it is sent: the prelude, then probe.sh."""
-    return (SCRIPTS / "prelude.sh").read_text() + "\n" + (SCRIPTS / "probe.sh").read_text()
+    """katafleet's facts probe as it is sent: the prelude, then its containerd
+    part and probe.sh (src/script/probe.rs). Without KF_CACHED it asks every
+    daemon afresh, as a first run does."""
+    parts = ("prelude.sh", "probe_containerd.sh", "probe.sh")
+    return "\n".join((SCRIPTS / p).read_text() for p in parts)
 CG_CPU = Path("/sys/fs/cgroup/cpuacct")
 CG_MEM = Path("/sys/fs/cgroup/memory")
 CG_NAME = "katafleet-bench"

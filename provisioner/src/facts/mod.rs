@@ -200,6 +200,25 @@ pub struct InstalledKata {
 }
 
 impl HostFacts {
+    /// Facts gathered at the end of an apply script leave out what no run
+    /// changes (`KF_AFTER_APPLY` in the probe); they come from `before`.
+    pub fn keep_unchanged(mut self, before: &HostFacts) -> HostFacts {
+        self.os = before.os.clone();
+        self.uid = before.uid;
+        self.machine = before.machine.clone();
+        self.arch = before.arch;
+        self.kernel = before.kernel.clone();
+        self.cpu_virt = before.cpu_virt.clone();
+        self.cpu_hypervisor = before.cpu_hypervisor;
+        self.virt_vm = before.virt_vm.clone();
+        self.container = before.container.clone();
+        self.kvm = before.kvm.clone();
+        self.mem_kib = before.mem_kib;
+        self.systemd = before.systemd.clone();
+        self.selinux = before.selinux.clone();
+        self
+    }
+
     pub fn has_tool(&self, tool: &str) -> bool {
         self.tools.contains(tool)
     }

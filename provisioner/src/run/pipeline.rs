@@ -257,7 +257,12 @@ impl Run {
         self.stage(&host.name, "verifying");
         // The apply script gathered the facts afresh at its end (no extra round trip).
         let after = match outcome.after_facts() {
-            Some(parsed) => parsed.map_err(|e| HostError::Facts(format!("facts after apply: {e}"))),
+            Some(parsed) => parsed
+                .map(|after| match &report.facts {
+                    Some(before) => after.keep_unchanged(before),
+                    None => after,
+                })
+                .map_err(|e| HostError::Facts(format!("facts after apply: {e}"))),
             None => gather(t, &check_desired, purpose, log)
                 .await
                 .map_err(HostError::Facts),

@@ -45,9 +45,10 @@ pub fn body(desired: &Desired, purpose: Purpose) -> String {
 }
 
 /// The probe at the end of an apply script. What the run cannot have
-/// changed is taken from the facts `before` it instead of asked again: the
-/// containerd and Docker versions (a run that installs a package may pull
-/// in another daemon, so then they are asked).
+/// changed is taken from the facts `before` it instead of asked again (see
+/// `HostFacts::keep_unchanged`): the OS, CPU, virtualisation and memory
+/// (KF_AFTER_APPLY), and the containerd and Docker versions (a run that
+/// installs a package may pull in another daemon, so then they are asked).
 pub fn after_apply_body(
     desired: &Desired,
     purpose: Purpose,
@@ -63,7 +64,7 @@ pub fn after_apply_body(
             known.push_str(&format!("KF_KNOWN_DOCKER={}\n", quote(&d.version_text)));
         }
     }
-    format!("{known}{}", body(desired, purpose))
+    format!("KF_AFTER_APPLY=1\n{known}{}", body(desired, purpose))
 }
 
 /// The whole probe script, followed by `extra` (which may use the prelude).

@@ -3,37 +3,42 @@
 # reported as `path:FILE`.
 
 echo "@@katafleet-probe 1"
-kf_kv uid "$(id -u)"
-kf_kv machine "$(uname -m)"
-kf_kv kernel "$(uname -r)"
-kf_file os-release /etc/os-release
-kf_kv cpu_virt "$(grep -m1 -owE 'vmx|svm' /proc/cpuinfo 2>/dev/null)"
-kf_kv cpu_hypervisor "$(grep -m1 -ow hypervisor /proc/cpuinfo 2>/dev/null)"
-if have systemd-detect-virt; then
-    kf_kv virt_container "$(systemd-detect-virt -c 2>/dev/null)"
-    kf_kv virt_vm "$(systemd-detect-virt -v 2>/dev/null)"
+# What no katafleet run changes: not asked again at the end of an apply
+# script (KF_AFTER_APPLY=1); the controller keeps it from the facts before.
+if [ "${KF_AFTER_APPLY:-0}" != 1 ]; then
+    kf_kv uid "$(id -u)"
+    kf_kv machine "$(uname -m)"
+    kf_kv kernel "$(uname -r)"
+    kf_file os-release /etc/os-release
+    kf_kv cpu_virt "$(grep -m1 -owE 'vmx|svm' /proc/cpuinfo 2>/dev/null)"
+    kf_kv cpu_hypervisor "$(grep -m1 -ow hypervisor /proc/cpuinfo 2>/dev/null)"
+    if have systemd-detect-virt; then
+        kf_kv virt_container "$(systemd-detect-virt -c 2>/dev/null)"
+        kf_kv virt_vm "$(systemd-detect-virt -v 2>/dev/null)"
+    fi
+    [ -f /.dockerenv ] && kf_kv container_hint docker
+    [ -f /run/.containerenv ] && kf_kv container_hint podman
+    if [ -c /dev/kvm ]; then
+        kf_kv kvm_mode "$(stat -c '%a %U %G' /dev/kvm 2>/dev/null)"
+        if (: <>/dev/kvm) 2>/dev/null; then kf_kv kvm_open ok; else kf_kv kvm_open denied; fi
+    else
+        kf_kv kvm_open missing
+    fi
+    kf_kv mem_kib "$(awk '/^MemTotal:/ {print $2}' /proc/meminfo 2>/dev/null)"
+    read -r kf_init 2>/dev/null </proc/1/comm || kf_init=""
+    [ "$kf_init" = systemd ] && kf_kv systemd "$(systemctl --version 2>/dev/null | head -n1)"
+    have getenforce && kf_kv selinux "$(getenforce 2>/dev/null)"
 fi
-[ -f /.dockerenv ] && kf_kv container_hint docker
-[ -f /run/.containerenv ] && kf_kv container_hint podman
-if [ -c /dev/kvm ]; then
-    kf_kv kvm_mode "$(stat -c '%a %U %G' /dev/kvm 2>/dev/null)"
-    if (: <>/dev/kvm) 2>/dev/null; then kf_kv kvm_open ok; else kf_kv kvm_open denied; fi
-else
-    kf_kv kvm_open missing
-fi
-kf_kv mem_kib "$(awk '/^MemTotal:/ {print $2}' /proc/meminfo 2>/dev/null)"
 mods=""
 for m in kvm kvm_intel kvm_amd vhost vhost_net vhost_vsock vmw_vsock_vmci_transport; do
     [ -d "/sys/module/$m" ] && mods="$mods $m"
 done
 kf_kv modules "$mods"
-[ "$(cat /proc/1/comm 2>/dev/null)" = systemd ] && kf_kv systemd "$(systemctl --version 2>/dev/null | head -n1)"
 tools=""
 for t in tar zstd xz sha256sum base64 head mktemp systemctl modprobe sudo getenforce nixos-rebuild curl wget; do
     have "$t" && tools="$tools $t"
 done
 kf_kv tools "$tools"
-have getenforce && kf_kv selinux "$(getenforce 2>/dev/null)"
 kf_kv kvm_group "$(getent group kvm 2>/dev/null)"
 # Only asked for with method = "package": repository metadata can be slow.
 have rpm && kf_kv rpm_kata "$(rpm -q --qf '%{VERSION}' kata-containers 2>/dev/null | grep -v 'not installed')"
@@ -64,13 +69,14 @@ for t in kata-runtime kata-ctl containerd-shim-kata-v2; do
 done
 if [ -f /var/lib/katafleet/manifest.json ]; then
     sed -n 's/^    "\(\/[^"]*\)": {$/\1/p' /var/lib/katafleet/manifest.json | while IFS= read -r f; do
-        if [ -f "$f" ]; then kf_kv "digest:$f" "$(sha256sum <"$f" | cut -d' ' -f1)"; else kf_kv "digest:$f" missing; fi
+        if [ -f "$f" ]; then kf_sum=$(sha256sum <"$f"); kf_kv "digest:$f" "${kf_sum%% *}"; else kf_kv "digest:$f" missing; fi
         # Uninstall diffs each owned file against the original it puts back.
         if [ "${KF_READ_OWNED:-0}" = 1 ]; then
             kf_file "path:$f" "$f"
             b="/var/lib/katafleet/backup$f"
             if [ -f "$b" ]; then
-                kf_kv "backup_digest:$f" "$(sha256sum <"$b" | cut -d' ' -f1)"
+                kf_sum=$(sha256sum <"$b")
+                kf_kv "backup_digest:$f" "${kf_sum%% *}"
                 kf_file "backup:$f" "$b"
             fi
         fi

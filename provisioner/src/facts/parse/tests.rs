@@ -251,3 +251,51 @@ fn the_rollback_deadline_record_is_read_on_one_line() {
         Some("at=2026-12-02T00:00:00Z system=/nix/store/x result=the previous system is back")
     );
 }
+
+#[test]
+fn facts_after_apply_keep_what_no_run_changes_from_before() {
+    // What the probe leaves out with KF_AFTER_APPLY=1.
+    let statics = [
+        "uid",
+        "machine",
+        "kernel",
+        "cpu_virt",
+        "cpu_hypervisor",
+        "virt_container",
+        "virt_vm",
+        "kvm_mode",
+        "kvm_open",
+        "mem_kib",
+        "systemd",
+        "selinux",
+    ];
+    let mut lean = String::new();
+    let mut lines = NSPAWN.lines();
+    while let Some(line) = lines.next() {
+        if line == "@@file os-release" {
+            for l in lines.by_ref() {
+                if l == "@@end" {
+                    break;
+                }
+            }
+            continue;
+        }
+        let key = line.strip_prefix("@@kv ").and_then(|r| r.split(' ').next());
+        if key.is_some_and(|k| statics.contains(&k)) {
+            continue;
+        }
+        lean.push_str(line);
+        lean.push('\n');
+    }
+    let before = parse(NSPAWN).unwrap();
+    let after = parse(&lean).unwrap();
+    assert_ne!(
+        after.os.pretty_name, before.os.pretty_name,
+        "the fixture lost its OS"
+    );
+    let merged = after.keep_unchanged(&before);
+    assert_eq!(
+        serde_json::to_value(&merged).unwrap(),
+        serde_json::to_value(&before).unwrap()
+    );
+}

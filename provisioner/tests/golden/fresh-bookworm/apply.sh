@@ -105,12 +105,19 @@ KF_TXN=/var/lib/katafleet/txn
 KF_DEADLINE_FIRED=/var/lib/katafleet/nixos-deadline-fired
 KF_RELEASES=/opt/kata-releases
 
+# $1's directory made if missing, as $kf_dir (no fork when it exists:
+# every step writes a few files).
+kf_parent() {
+    kf_dir=${1%/*}
+    kf_dir=${kf_dir:-/}
+    [ -d "$kf_dir" ] || mkdir -p "$kf_dir"
+}
+
 # Atomic write: temp file in the same directory, then rename. An existing
 # file keeps its owner and mode.
 kf_put() {
     case $1 in /etc/containerd/*) kf_unseen ;; esac
-    kf_dir=$(dirname "$1")
-    mkdir -p "$kf_dir" || return 1
+    kf_parent "$1" || return 1
     kf_tmp=$(mktemp "$kf_dir/.katafleet.XXXXXX") || return 1
     if ! printf '%s' "$3" | base64 -d >"$kf_tmp"; then rm -f "$kf_tmp"; return 1; fi
     if [ -e "$1" ]; then
@@ -126,7 +133,7 @@ kf_put() {
 kf_backup_once() {
     kf_b="/var/lib/katafleet/backup$1"
     if [ -e "$1" ] && [ ! -e "$kf_b" ]; then
-        mkdir -p "$(dirname "$kf_b")" && cp -p "$1" "$kf_b"
+        kf_parent "$kf_b" && cp -p "$1" "$kf_b"
     fi
 }
 
@@ -141,8 +148,8 @@ kf_keep() {
 
 kf_save() {
     kf_k="$1$2"
-    mkdir -p "$(dirname "$kf_k")" || return 1
-    rm -f "$kf_k" "$kf_k.absent"
+    kf_parent "$kf_k" || return 1
+    if [ -e "$kf_k" ] || [ -L "$kf_k" ] || [ -e "$kf_k.absent" ]; then rm -f "$kf_k" "$kf_k.absent"; fi
     if [ -e "$2" ]; then cp -p "$2" "$kf_k"; else : >"$kf_k.absent"; fi
 }
 
