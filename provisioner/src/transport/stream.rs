@@ -6,7 +6,38 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::{Payload, ScriptOutput, Settings, TransportError};
 
-const PAYLOAD_CHUNK: usize = 1 << 20;
+/// One buffer of this size per host streaming the release: large enough
+/// that the hand-off to the blocking pool costs little CPU, small enough
+/// that 50 hosts at once add a few MiB, not the 100 MiB that tokio's file
+/// buffer plus a `BufReader` of 1 MiB each did.
+const PAYLOAD_CHUNK: usize = 256 << 10;
+
+/// Copies the file at `path` to `to` through one reused buffer. Each read
+/// runs on the blocking pool (tokio's own file reads come in 8 KiB pieces
+/// there, whose hand-offs were once the controller's main CPU cost).
+async fn send_file<W: AsyncWrite + Unpin>(
+    path: &std::path::Path,
+    to: &mut W,
+) -> std::io::Result<()> {
+    use std::io::Read as _;
+    let mut file = std::fs::File::open(path)?;
+    let mut buf = vec![0u8; PAYLOAD_CHUNK];
+    loop {
+        let (back_file, back_buf, read) = tokio::task::spawn_blocking(move || {
+            let read = file.read(&mut buf);
+            (file, buf, read)
+        })
+        .await
+        .map_err(std::io::Error::other)?;
+        (file, buf) = (back_file, back_buf);
+        match read {
+            Ok(0) => return Ok(()),
+            Ok(n) => to.write_all(&buf[..n]).await?,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
 
 /// Drives a started script to completion within the step timeout: feeds
 /// stdin, drains both outputs, then awaits `wait` for the exit code. When
@@ -98,13 +129,7 @@ where
         let mut stdin = stdin;
         stdin.write_all(script.as_bytes()).await?;
         if let Some(p) = payload {
-            // Large reads: tokio's file I/O goes through the blocking pool, and
-            // its default 8 KiB chunks made that hand-off the controller's
-            // main CPU cost when streaming a release to many hosts.
-            let mut file = tokio::fs::File::open(&p.path).await?;
-            file.set_max_buf_size(PAYLOAD_CHUNK);
-            let mut reader = tokio::io::BufReader::with_capacity(PAYLOAD_CHUNK, file);
-            tokio::io::copy_buf(&mut reader, &mut stdin).await?;
+            send_file(&p.path, &mut stdin).await?;
         }
         stdin.shutdown().await?;
         Ok::<(), std::io::Error>(())
