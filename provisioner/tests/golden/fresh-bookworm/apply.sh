@@ -412,36 +412,38 @@ kf_install() {
     mkdir -p /opt || { kf_report "$kf_id" failed "cannot create /opt"; return 1; }
     # Staging left by a run that was killed; no other run is here (the lock).
     rm -rf /opt/.katafleet-stage.*
-    # The extracted tree sits in staging, plus a margin; the previous tree
-    # is only renamed. Checked before a byte is written.
-    kf_need=$(( kf_extracted / 1048576 + 64 ))
+    # The release and its extracted tree sit in staging, plus a margin; the
+    # previous tree is only renamed. Checked before a byte is written.
+    kf_need=$(( (kf_size + kf_extracted) / 1048576 + 64 ))
     kf_free=$(df -Pk /opt 2>/dev/null | awk 'NR == 2 { print int($4 / 1024) }')
     if [ -n "$kf_free" ] && [ "$kf_free" -lt "$kf_need" ]; then
         kf_report "$kf_id" failed "not enough space on the filesystem of /opt: ${kf_free} MiB free, ${kf_need} MiB needed; nothing was written"
         return 1
     fi
     kf_stage=$(mktemp -d /opt/.katafleet-stage.XXXXXX) || { kf_report "$kf_id" failed "cannot create a staging directory in /opt"; return 1; }
-    if ! { mkdir "$kf_stage/root" && mkfifo "$kf_stage/hash"; }; then
+    if ! mkdir "$kf_stage/root"; then
         rm -rf "$kf_stage"; kf_report "$kf_id" failed "cannot prepare $kf_stage"; return 1
     fi
-    # One pass over the release: hashed while it streams into the extractor,
-    # into staging only; nothing leaves staging unless the hash matches.
-    # OpenSSL's SHA-256 uses the CPU's SHA extensions: a quarter of
-    # sha256sum's CPU time. Both print the digest first.
-    if have openssl; then kf_hash="openssl dgst -sha256 -r"; else kf_hash=sha256sum; fi
-    $kf_hash <"$kf_stage/hash" >"$kf_stage/sum" &
-    kf_hasher=$!
-    if ! kf_out=$(kf_release_bytes | tee "$kf_stage/hash" | tar --no-same-owner -x -f - -C "$kf_stage/root" --use-compress-program="$kf_decomp" 2>&1); then
-        kill "$kf_hasher" 2>/dev/null; wait "$kf_hasher" 2>/dev/null
-        if kf_why=$(kf_download_failed); then rm -rf "$kf_stage"; kf_report "$kf_id" failed "$kf_why; nothing was installed"; return 1; fi
-        rm -rf "$kf_stage"; kf_report "$kf_id" failed "extracting the release failed (a truncated stream or not a release archive): $kf_out; nothing was installed"; return 1
+    # Into staging, hashed, and only then extracted: tar never reads a byte
+    # that is not the pinned release, and with many hosts on few cores this
+    # costs less CPU than hashing in the same pass through pipes (measured:
+    # bench/NOTES.md). OpenSSL's SHA-256 uses the CPU's SHA extensions, a
+    # quarter of sha256sum's time; both print the digest first.
+    kf_release_bytes >"$kf_stage/asset"
+    if kf_why=$(kf_download_failed); then rm -rf "$kf_stage"; kf_report "$kf_id" failed "$kf_why; nothing was installed"; return 1; fi
+    kf_got=$(stat -c %s "$kf_stage/asset" 2>/dev/null)
+    if [ "${kf_got:-0}" -ne "$kf_size" ]; then
+        rm -rf "$kf_stage"; kf_report "$kf_id" failed "the release stream broke off after ${kf_got:-0} of $kf_size bytes (a truncated stream); nothing was installed"; return 1
     fi
-    wait "$kf_hasher"
-    kf_actual=$(cut -d' ' -f1 "$kf_stage/sum")
+    if have openssl; then kf_actual=$(openssl dgst -sha256 -r "$kf_stage/asset"); else kf_actual=$(sha256sum "$kf_stage/asset"); fi
+    kf_actual=${kf_actual%% *}
     if [ "$kf_actual" != "$kf_sha" ]; then
-        if kf_why=$(kf_download_failed); then rm -rf "$kf_stage"; kf_report "$kf_id" failed "$kf_why; nothing was installed"; return 1; fi
         rm -rf "$kf_stage"; kf_report "$kf_id" failed "checksum mismatch: expected sha256 $kf_sha, got $kf_actual (another file, or the transfer was cut off); nothing was installed"; return 1
     fi
+    if ! kf_out=$(tar --no-same-owner -x -f "$kf_stage/asset" -C "$kf_stage/root" --use-compress-program="$kf_decomp" 2>&1); then
+        rm -rf "$kf_stage"; kf_report "$kf_id" failed "extracting the release failed (not a release archive): $kf_out; nothing was installed"; return 1
+    fi
+    rm -f "$kf_stage/asset"
     if [ ! -x "$kf_stage/root$kf_shim" ]; then
         rm -rf "$kf_stage"; kf_report "$kf_id" failed "the release has no executable $kf_shim; nothing was installed"; return 1
     fi
@@ -463,8 +465,8 @@ kf_install() {
 
 # The release's bytes for kf_install, never more than $kf_size of them: what
 # follows the script on stdin (streamed by the controller), or, with a URL
-# (fetch = "host"), downloaded by this host. Either way kf_install hashes
-# them while they are extracted into staging.
+# (fetch = "host"), downloaded by this host. Either way kf_install writes
+# them into staging and hashes them before anything is extracted.
 kf_release_bytes() {
     if [ -z "$kf_url" ]; then head -c "$kf_size"; return; fi
     { kf_download "$kf_url" "$kf_size" 2>"$kf_stage/download.err"; echo $? >"$kf_stage/download.rc"; } | head -c "$kf_size"
