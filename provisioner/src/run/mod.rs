@@ -11,6 +11,7 @@ pub mod log;
 pub mod pipeline;
 pub mod progress;
 pub mod rollout;
+pub mod settle;
 
 #[cfg(test)]
 pub(crate) mod tests;

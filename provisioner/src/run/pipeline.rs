@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use crate::apply::{self, StepEvent};
 use crate::facts::gather::Purpose;
-use crate::facts::HostFacts;
 use crate::inventory::{Desired, Host};
 use crate::plan::{self, Action, Plan, PlanOptions, Planner};
 use crate::release::cache::AssetStore;
@@ -304,131 +303,6 @@ impl Run {
         }
     }
 
-    /// A verified NixOS activation becomes the boot default, which must not
-    /// fail quietly. The commit goes over a fresh SSH connection: a new
-    /// system that broke sshd is found here, while the old connection still
-    /// works to put the previous one back. Either way the host-side deadline
-    /// is disarmed (or, should this not reach the host, fires).
-    async fn commit_nixos(
-        &self,
-        t: &dyn Transport,
-        host: &Host,
-        log: &HostLog,
-        report: &mut HostReport,
-    ) -> Result<(), HostError> {
-        self.stage(&host.name, "committing over a fresh connection");
-        let fresh = match self.connector.connect(host).await {
-            Ok(fresh) => fresh,
-            Err(e) => {
-                self.put_back(t, host, log, report).await;
-                return Err(HostError::Activate(format!(
-                    "the host is verified, but a fresh SSH connection to it failed after the activation, so the new system may lock the next run out ({e}); it is not committed"
-                )));
-            }
-        };
-        let (committed, message) = self
-            .finish(fresh.as_ref(), log, script::commit_script())
-            .await;
-        fresh.close().await;
-        if committed {
-            return Ok(());
-        }
-        Err(HostError::Activate(format!(
-            "the host is verified and ran the new system, but committing it failed: {}",
-            message.unwrap_or_default()
-        )))
-    }
-
-    /// Reverts the run's transaction: `rolled-back`, or a warning saying why not.
-    async fn put_back(
-        &self,
-        t: &dyn Transport,
-        host: &Host,
-        log: &HostLog,
-        report: &mut HostReport,
-    ) {
-        self.stage(&host.name, "putting the previous state back");
-        match self.finish(t, log, script::revert_script()).await {
-            (true, _) => report.status = HostStatus::RolledBack,
-            (false, why) => {
-                report.warnings.push(format!(
-                    "putting the previous state back failed: {}",
-                    why.unwrap_or_default()
-                ));
-            }
-        }
-    }
-
-    /// Sends a commit or revert script; whether it worked, and why not.
-    async fn finish(
-        &self,
-        t: &dyn Transport,
-        log: &HostLog,
-        body: String,
-    ) -> (bool, Option<String>) {
-        let (events, _) = tokio::sync::mpsc::unbounded_channel();
-        match apply::run_script(t, body, None, events).await {
-            Ok(outcome) => {
-                log.section("settle", &outcome.output.stdout);
-                match outcome.failure() {
-                    Some((_, message)) => (false, Some(message)),
-                    None => (true, None),
-                }
-            }
-            Err(broken) => {
-                log.section("settle (until it broke off)", &broken.outcome.output.stdout);
-                (false, Some(broken.to_string()))
-            }
-        }
-    }
-
-    /// Applies a plan that settles a pending NixOS activation; what it did,
-    /// and the facts gathered right after it (same round trip).
-    async fn settle(
-        &self,
-        t: &dyn Transport,
-        host: &Host,
-        log: &HostLog,
-        plan: &Plan,
-    ) -> Result<(String, HostFacts), HostError> {
-        self.stage(&host.name, "settling a pending NixOS activation");
-        let outcome = self
-            .apply(
-                t,
-                host,
-                plan,
-                None,
-                &script::probe::body(&host.desired, purpose(self.planner)),
-            )
-            .await
-            .map_err(|broken| {
-                log.section(
-                    "settle pending NixOS activation (until it broke off)",
-                    &broken.outcome.output.stdout,
-                );
-                let names: Vec<String> = plan.changes.iter().map(|c| c.reason.clone()).collect();
-                HostError::Activate(broken.message(&names))
-            })?;
-        log.section("settle pending NixOS activation", &outcome.output.stdout);
-        if let Some((_, message)) = outcome.failure() {
-            return Err(HostError::Activate(message));
-        }
-        let message = outcome
-            .steps
-            .first()
-            .map(|s| s.message.clone())
-            .unwrap_or_default();
-        let after = match outcome.after_facts() {
-            Some(parsed) => {
-                parsed.map_err(|e| HostError::Facts(format!("facts after settling: {e}")))?
-            }
-            None => gather(t, &host.desired, Purpose::Plan, log)
-                .await
-                .map_err(HostError::Facts)?,
-        };
-        Ok((message, after))
-    }
-
     async fn release_for(
         &self,
         plan: &Plan,
@@ -452,7 +326,7 @@ impl Run {
         Ok(None)
     }
 
-    async fn apply(
+    pub(super) async fn apply(
         &self,
         t: &dyn Transport,
         host: &Host,
@@ -481,7 +355,7 @@ impl Run {
         outcome
     }
 
-    fn stage(&self, host: &str, what: &str) {
+    pub(super) fn stage(&self, host: &str, what: &str) {
         let _ = self.progress.send(Event::Stage {
             host: host.into(),
             what: what.into(),
@@ -549,7 +423,7 @@ fn is_nixos_finish(plan: &Plan) -> bool {
 
 /// How much a planner's probe reads: uninstall also reads what katafleet
 /// owns in full (the files, their saved originals, dockerd's runtimes).
-fn purpose(planner: Planner) -> Purpose {
+pub(super) fn purpose(planner: Planner) -> Purpose {
     match planner {
         Planner::Uninstall => Purpose::Uninstall,
         _ => Purpose::Plan,
