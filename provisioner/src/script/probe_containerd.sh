@@ -17,11 +17,12 @@ KF_PROBE_CACHE=/var/lib/katafleet/probe-cache
 kf_seen() { [ -n "${KF_RUN:-}" ] && [ -f "$KF_RUN/seen-$1" ]; }
 
 # What containerd's answers depend on. $1: the daemon's --config (empty:
-# the default file); $2: the dump whose resolved imports count too.
+# the default file); $2: the dump whose resolved imports count too; $3: the
+# daemon's PID (the one identity a host without systemd has).
 kf_containerd_key() {
     kf_conf=${1:-/etc/containerd/config.toml}
     kf_bin=$(command -v containerd)
-    echo "binary $kf_bin config $kf_conf"
+    echo "binary $kf_bin config $kf_conf pid ${3:-none}"
     systemctl show -p MainPID -p ActiveEnterTimestampMonotonic containerd 2>&1
     kf_imports=$(sed -n 's/^ *imports *= *\[\(.*\)\]/\1/p' "$kf_conf" "$2" 2>/dev/null | tr -d "\"',")
     kf_dirs=""
@@ -44,7 +45,7 @@ kf_containerd_facts() {
     dump=$(mktemp) || return 0
     kf_hit=0
     if [ "${KF_CACHED:-0}" = 1 ] && [ -z "${KF_RUN:-}" ] && [ -f "$KF_PROBE_CACHE/key" ] &&
-        kf_containerd_key "$cfg" "$KF_PROBE_CACHE/dump" | cmp -s - "$KF_PROBE_CACHE/key"; then
+        kf_containerd_key "$cfg" "$KF_PROBE_CACHE/dump" "$pid" | cmp -s - "$KF_PROBE_CACHE/key"; then
         kf_hit=1
         read -r kf_version <"$KF_PROBE_CACHE/version" || kf_version=""
         read -r kf_cri <"$KF_PROBE_CACHE/cri" || kf_cri=""
@@ -80,7 +81,7 @@ kf_containerd_facts() {
             if ! { printf '%s\n' "$kf_version" >"$kf_new/version" &&
                 printf '%s\n' "$kf_cri" >"$kf_new/cri" &&
                 { [ ! -f "$dump" ] || cp "$dump" "$kf_new/dump"; } &&
-                kf_containerd_key "$cfg" "$kf_new/dump" >"$kf_new/key" &&
+                kf_containerd_key "$cfg" "$kf_new/dump" "$pid" >"$kf_new/key" &&
                 rm -rf "$KF_PROBE_CACHE" && mv "$kf_new" "$KF_PROBE_CACHE"; }; then
                 rm -rf "$kf_new" "$KF_PROBE_CACHE"
             fi
