@@ -28,14 +28,19 @@ pub fn b64(text: &str) -> String {
 }
 
 /// The prelude plus the apply and undo helpers: how every script that
-/// changes a host begins.
+/// changes a host begins. They end with [`HELPERS_END`], so a script can
+/// copy them for a later run of its own (the NixOS rollback deadline).
 pub fn changing_script() -> String {
     with_prelude(concat!(
         include_str!("apply.sh"),
         include_str!("nixos.sh"),
-        include_str!("undo.sh")
+        include_str!("undo.sh"),
+        "# katafleet: end of the helpers\n"
     ))
 }
+
+/// The last line of [`changing_script`].
+pub(crate) const HELPERS_END: &str = "# katafleet: end of the helpers";
 
 /// After the controller verified the host: the run's transaction goes (on
 /// NixOS, once the activated system is the boot default).

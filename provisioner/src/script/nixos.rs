@@ -36,10 +36,13 @@ pub fn activate_step(s: &mut String, id: usize, files: &[FileWrite]) {
         "if ! {{ {}; }}; then kf_revert {paths}; kf_report {id} failed 'cannot write the NixOS configuration; nothing changed'; exit 1; fi",
         writes.join(" && ")
     );
+    // The deadline script is this script's own helpers (it runs from a
+    // file, `$0`) plus what the deadline does: they cross the link once.
+    // Without them (not run from a file) nothing is armed, and it says so.
     let _ = writeln!(
         s,
-        "cat >\"$KF_RUN/deadline.sh\" <<'{DEADLINE_EOF}'\n{}{DEADLINE_EOF}",
-        deadline_script()
+        "if grep -qx '{end}' \"$0\" 2>/dev/null; then\n    {{ echo {DEADLINE_LOCK_WAIT}; sed '/^{end}$/q' \"$0\"; cat <<'{DEADLINE_EOF}'\n{DEADLINE_BODY}{DEADLINE_EOF}\n    }} >\"$KF_RUN/deadline.sh\"\nfi",
+        end = super::HELPERS_END,
     );
     let _ = writeln!(
         s,
@@ -56,9 +59,16 @@ const DEADLINE_EOF: &str = "KF_DEADLINE_SCRIPT_END";
 /// flight finishes first.
 pub fn deadline_script() -> String {
     format!(
-        "KF_LOCK_WAIT=900\n{}{}",
-        super::changing_script(),
-        r#"kf_aid=$1
+        "{DEADLINE_LOCK_WAIT}\n{}{DEADLINE_BODY}",
+        super::changing_script()
+    )
+}
+
+/// The deadline waits this long for a run holding the host lock.
+const DEADLINE_LOCK_WAIT: &str = "KF_LOCK_WAIT=900";
+
+/// What the deadline does, after the helpers.
+const DEADLINE_BODY: &str = r#"kf_aid=$1
 rm -f "$0.pid"
 if [ "$(kf_nixos_get armed)" != "$kf_aid" ]; then rm -f "$0"; exit 0; fi
 kf_sys=$(kf_nixos_get system)
@@ -73,9 +83,7 @@ result=%s
 ' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$kf_sys" "$(kf_oneline "$kf_what")" >"$KF_DEADLINE_FIRED"
 sync
 rm -f "$0"
-"#
-    )
-}
+"#;
 
 /// Settles the activation an earlier run left pending: `switch` makes it the
 /// boot default, otherwise the previous system and files come back.

@@ -808,6 +808,7 @@ kf_docker_lacks() {
         sleep 1
     done
 }
+# katafleet: end of the helpers
 kf_txn_begin
 
 kf_begin 1

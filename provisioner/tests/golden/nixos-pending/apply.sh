@@ -808,6 +808,7 @@ kf_docker_lacks() {
         sleep 1
     done
 }
+# katafleet: end of the helpers
 kf_begin 1
 kf_sys='/nix/store/w4l6ibd5d0pnkxqvh4ra3xvz3ai1cyn9-nixos-system-nix-1-25.05.20250920.0147c2f'; kf_prev='/nix/store/2k6ymyq1v7qxjk6ia7bk9yxcd7rql1hq-nixos-system-nix-1-25.05.20250920.0147c2f'
 if [ "$(kf_nixos_get system)" != "$kf_sys" ]; then kf_report 1 failed "the pending activation of $kf_sys is no longer recorded in $KF_TXN/nixos; nothing was changed"; exit 1; fi
