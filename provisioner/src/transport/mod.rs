@@ -3,6 +3,7 @@
 //! operation: run a script, optionally followed by a payload on the same
 //! stdin, streaming stdout lines back.
 
+mod cipher;
 mod local;
 mod paced;
 pub mod replay;

@@ -3,6 +3,7 @@
 //! `openssh` crate's native mux client over its socket. Every script of a
 //! run goes over that one connection.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -12,7 +13,9 @@ use openssh::Session;
 use tokio::net::UnixStream;
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::{bootstrap, stream, Payload, ScriptOutput, Settings, Transport, TransportError};
+use super::{
+    bootstrap, cipher, stream, Payload, ScriptOutput, Settings, Transport, TransportError,
+};
 use crate::inventory::{Address, Connection, KnownHostsPolicy};
 
 /// How long a master outlives its last client. katafleet holds one client
@@ -67,7 +70,8 @@ impl SshTransport {
             .tempdir()
             .map_err(|e| refused(format!("cannot create a control directory: {e}")))?;
         let (ctl, log) = (dir.path().join("master"), dir.path().join("log"));
-        let mut master = master_command(conn, address, &ctl, &log)
+        let cipher = cipher::option(&config_args(conn), address).await;
+        let mut master = master_command(conn, address, &ctl, &log, cipher.as_deref())
             .spawn()
             .map_err(|e| refused(format!("cannot run ssh: {e}")))?;
         // `ssh -f` exits once authenticated, leaving the master behind.
@@ -128,6 +132,7 @@ fn master_command(
     address: &str,
     ctl: &Path,
     log: &Path,
+    cipher: Option<&str>,
 ) -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new("ssh");
     cmd.stdin(Stdio::null())
@@ -154,32 +159,43 @@ fn master_command(
         format!("ServerAliveInterval={ALIVE_INTERVAL_SECS}"),
         format!("ServerAliveCountMax={ALIVE_COUNT}"),
     ];
-    for o in options {
+    for o in options.iter().map(String::as_str).chain(cipher) {
         cmd.arg("-o").arg(o);
     }
-    // The user's ssh config wins wherever the inventory says nothing.
+    cmd.args(config_args(conn)).arg("--").arg(address);
+    cmd
+}
+
+/// What the inventory says about reaching the host, as ssh arguments; the
+/// user's ssh config wins wherever the inventory says nothing.
+fn config_args(conn: &Connection) -> Vec<OsString> {
+    let mut args: Vec<OsString> = Vec::new();
+    let mut push = |a: &str, v: OsString| {
+        args.push(a.into());
+        args.push(v);
+    };
     if let Some(port) = conn.port {
-        cmd.arg("-p").arg(port.to_string());
+        push("-p", port.to_string().into());
     }
     if let Some(file) = &conn.ssh_config {
-        cmd.arg("-F").arg(file);
+        push("-F", file.into());
     }
     if let Some(hops) = &conn.proxy_jump {
-        cmd.arg("-J").arg(hops);
+        push("-J", hops.into());
     }
     if let Some(user) = &conn.user {
-        cmd.arg("-l").arg(user);
+        push("-l", user.into());
     }
     if let Some(key) = &conn.identity_file {
-        cmd.args(["-o", "IdentitiesOnly=yes", "-i"]).arg(key);
+        push("-o", "IdentitiesOnly=yes".into());
+        push("-i", key.into());
     }
     if let Some(file) = &conn.known_hosts_file {
-        let mut option = std::ffi::OsString::from("UserKnownHostsFile=");
+        let mut option = OsString::from("UserKnownHostsFile=");
         option.push(file);
-        cmd.arg("-o").arg(option);
+        push("-o", option);
     }
-    cmd.arg("--").arg(address);
-    cmd
+    args
 }
 
 /// Asks a master to exit; it is abandoned if it does not answer in time.
