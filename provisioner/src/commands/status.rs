@@ -94,6 +94,7 @@ pub fn render(results: &[HostResult<HostState>]) -> String {
             let what = match d.change {
                 DriftKind::Modified => "changed since katafleet wrote it",
                 DriftKind::Deleted => "deleted since katafleet wrote it",
+                DriftKind::Unread => "not read on the host: unknown",
             };
             let _ = writeln!(out, "  drift:       {} {what}", d.path);
         }

@@ -73,6 +73,8 @@ pub enum DriftKind {
     Modified,
     /// The file is gone.
     Deleted,
+    /// The probe gave no digest for it: nothing is known, which is not "unchanged".
+    Unread,
 }
 
 const MODULES: [&str; 7] = [
@@ -250,10 +252,11 @@ pub fn drift(facts: &HostFacts) -> Vec<Drift> {
         .files
         .iter()
         .filter_map(|(path, owned)| {
-            let change = match facts.managed_digests.get(path)? {
-                None => DriftKind::Deleted,
-                Some(now) if *now != owned.sha256 => DriftKind::Modified,
-                Some(_) => return None,
+            let change = match facts.managed_digests.get(path) {
+                None => DriftKind::Unread,
+                Some(None) => DriftKind::Deleted,
+                Some(Some(now)) if *now != owned.sha256 => DriftKind::Modified,
+                Some(Some(_)) => return None,
             };
             Some(Drift {
                 path: path.clone(),
@@ -316,6 +319,10 @@ fn problems(state: &HostState, facts: &HostFacts, desired: &Desired) -> Vec<Stri
         out.push(match d.change {
             DriftKind::Modified => format!("drift: {} changed since katafleet wrote it", d.path),
             DriftKind::Deleted => format!("drift: {} was deleted since katafleet wrote it", d.path),
+            DriftKind::Unread => format!(
+                "drift: {} could not be read on the host, so whether it changed is unknown",
+                d.path
+            ),
         });
     }
     out

@@ -237,3 +237,28 @@ fn docker_runtimes_are_checked_against_docker_info() {
         .problems
         .contains(&"Docker: runtime `kata-qemu` from the inventory is not configured (run katafleet provision)".to_string()));
 }
+
+#[test]
+fn an_owned_file_the_probe_gave_no_digest_for_is_not_called_unchanged() {
+    let text: Vec<&str> = PROVISIONED
+        .lines()
+        .filter(|l| !l.starts_with("@@kv digest:/etc/modules-load.d/katafleet.conf "))
+        .collect();
+    let s = assess(
+        &facts(&text.join("\n")),
+        &Desired::sample(),
+        &daemons("ok", 200, 100),
+    );
+    assert_eq!(
+        s.drift,
+        [Drift {
+            path: "/etc/modules-load.d/katafleet.conf".into(),
+            change: DriftKind::Unread
+        }]
+    );
+    assert!(
+        s.problems.iter().any(|p| p.contains("could not be read")),
+        "{:?}",
+        s.problems
+    );
+}
