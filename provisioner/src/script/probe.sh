@@ -2,16 +2,85 @@
 # Prints values (`@@kv`) and files (`@@file`). Arguments: more files to read,
 # reported as `path:FILE`.
 
+# Fork-free helpers: a command substitution costs a fork even for a builtin.
+KF_NL='
+'
+
+# kf_found: the first executable $1 on PATH, as `command -v` finds it.
+kf_which() {
+    kf_found=""
+    kf_ifs=$IFS
+    IFS=:
+    for kf_d in $PATH; do
+        if [ -n "$kf_d" ] && [ -f "$kf_d/$1" ] && [ -x "$kf_d/$1" ]; then
+            kf_found="$kf_d/$1"
+            break
+        fi
+    done
+    IFS=$kf_ifs
+}
+
+# kf_found: the names in directory $1 (ending in /) that match the
+# patterns after it, relative to $1, separated by spaces.
+kf_names() {
+    kf_found=""
+    kf_in=$1
+    shift
+    for kf_pat in "$@"; do
+        for kf_e in "$kf_in"$kf_pat; do
+            [ -e "$kf_e" ] || [ -L "$kf_e" ] || continue
+            kf_found="$kf_found${kf_found:+ }${kf_e#"$kf_in"}"
+        done
+    done
+}
+
+# @@kv digest:PATH for each path in $1 (one per line): "missing" for one
+# that is not a file, else its sha256, all from one sha256sum. A name
+# sha256sum has to escape (a backslash) makes each file be hashed alone.
+kf_digests() {
+    (
+        kf_list=$1
+        IFS=$KF_NL
+        set -f
+        set --
+        for f in $kf_list; do
+            if [ -f "$f" ]; then set -- "$@" "$f"; else kf_kv "digest:$f" missing; fi
+        done
+        [ "$#" -gt 0 ] || exit 0
+        kf_sums=$(sha256sum -- "$@" 2>/dev/null)
+        case $kf_sums in
+            \\* | *"$KF_NL\\"*)
+                for f in "$@"; do
+                    kf_sum=$(sha256sum <"$f" 2>/dev/null)
+                    kf_kv "digest:$f" "${kf_sum%% *}"
+                done
+                ;;
+            *)
+                for kf_l in $kf_sums; do kf_kv "digest:${kf_l#*  }" "${kf_l%%  *}"; done
+                # One it could not read has no line: an empty digest, as before.
+                for f in "$@"; do
+                    case "$KF_NL$kf_sums$KF_NL" in *"  $f$KF_NL"*) ;; *) kf_kv "digest:$f" "" ;; esac
+                done
+                ;;
+        esac
+    )
+}
+
 echo "@@katafleet-probe 1"
 # What no katafleet run changes: not asked again at the end of an apply
 # script (KF_AFTER_APPLY=1); the controller keeps it from the facts before.
 if [ "${KF_AFTER_APPLY:-0}" != 1 ]; then
     kf_kv uid "$(id -u)"
     kf_kv machine "$(uname -m)"
-    kf_kv kernel "$(uname -r)"
+    read -r kf_kernel 2>/dev/null </proc/sys/kernel/osrelease || kf_kernel=$(uname -r)
+    kf_kv kernel "$kf_kernel"
     kf_file os-release /etc/os-release
-    kf_kv cpu_virt "$(grep -m1 -owE 'vmx|svm' /proc/cpuinfo 2>/dev/null)"
-    kf_kv cpu_hypervisor "$(grep -m1 -ow hypervisor /proc/cpuinfo 2>/dev/null)"
+    # Read from the shell, one fork for /proc/cpuinfo and none for the rest.
+    kf_flags=" $(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null) "
+    kf_virt=""
+    case $kf_flags in *" vmx "*) kf_virt=vmx ;; *" svm "*) kf_virt=svm ;; esac
+    kf_kv cpu_virt "$kf_virt"
+    case $kf_flags in *" hypervisor "*) kf_kv cpu_hypervisor hypervisor ;; *) kf_kv cpu_hypervisor "" ;; esac
     if have systemd-detect-virt; then
         kf_kv virt_container "$(systemd-detect-virt -c 2>/dev/null)"
         kf_kv virt_vm "$(systemd-detect-virt -v 2>/dev/null)"
@@ -24,9 +93,15 @@ if [ "${KF_AFTER_APPLY:-0}" != 1 ]; then
     else
         kf_kv kvm_open missing
     fi
-    kf_kv mem_kib "$(awk '/^MemTotal:/ {print $2}' /proc/meminfo 2>/dev/null)"
+    # MemTotal is the first line.
+    read -r kf_k kf_mem _ 2>/dev/null </proc/meminfo || kf_k=""
+    [ "$kf_k" = MemTotal: ] || kf_mem=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo 2>/dev/null)
+    kf_kv mem_kib "$kf_mem"
     read -r kf_init 2>/dev/null </proc/1/comm || kf_init=""
-    [ "$kf_init" = systemd ] && kf_kv systemd "$(systemctl --version 2>/dev/null | head -n1)"
+    if [ "$kf_init" = systemd ]; then
+        kf_sv=$(systemctl --version 2>/dev/null)
+        kf_kv systemd "${kf_sv%%"$KF_NL"*}"
+    fi
     have getenforce && kf_kv selinux "$(getenforce 2>/dev/null)"
 fi
 mods=""
@@ -60,18 +135,24 @@ for f in "$@"; do kf_file "path:$f" "$f"; done
 # Kata tools a shell finds on PATH, digests of the files katafleet owns.
 if [ -d /opt/kata ]; then
     kf_kv kata_version_file "$(head -c 64 /opt/kata/VERSION 2>/dev/null)"
-    kf_kv kata_bin "$(ls /opt/kata/bin 2>/dev/null)"
-    kf_kv kata_rs_bin "$(ls /opt/kata/runtime-rs/bin 2>/dev/null)"
-    kf_kv kata_configs "$(cd /opt/kata/share/defaults/kata-containers 2>/dev/null && ls -d ./*.toml runtime-rs/*.toml config.d/* runtime-rs/config.d/* 2>/dev/null | sed 's|^\./||')"
+    kf_names /opt/kata/bin/ '*'
+    kf_kv kata_bin "$kf_found"
+    kf_names /opt/kata/runtime-rs/bin/ '*'
+    kf_kv kata_rs_bin "$kf_found"
+    kf_names /opt/kata/share/defaults/kata-containers/ '*.toml' 'runtime-rs/*.toml' 'config.d/*' 'runtime-rs/config.d/*'
+    kf_kv kata_configs "$kf_found"
 fi
 for t in kata-runtime kata-ctl containerd-shim-kata-v2; do
-    kf_kv "on_path:$t" "$(command -v "$t" 2>/dev/null)"
+    kf_which "$t"
+    kf_kv "on_path:$t" "$kf_found"
 done
 if [ -f /var/lib/katafleet/manifest.json ]; then
-    sed -n 's/^    "\(\/[^"]*\)": {$/\1/p' /var/lib/katafleet/manifest.json | while IFS= read -r f; do
-        if [ -f "$f" ]; then kf_sum=$(sha256sum <"$f"); kf_kv "digest:$f" "${kf_sum%% *}"; else kf_kv "digest:$f" missing; fi
-        # Uninstall diffs each owned file against the original it puts back.
-        if [ "${KF_READ_OWNED:-0}" = 1 ]; then
+    kf_owned=$(sed -n 's/^    "\(\/[^"]*\)": {$/\1/p' /var/lib/katafleet/manifest.json)
+    kf_digests "$kf_owned"
+    # Uninstall diffs each owned file against the original it puts back.
+    if [ "${KF_READ_OWNED:-0}" = 1 ]; then
+        printf '%s\n' "$kf_owned" | while IFS= read -r f; do
+            [ -n "$f" ] || continue
             kf_file "path:$f" "$f"
             b="/var/lib/katafleet/backup$f"
             if [ -f "$b" ]; then
@@ -79,8 +160,8 @@ if [ -f /var/lib/katafleet/manifest.json ]; then
                 kf_kv "backup_digest:$f" "${kf_sum%% *}"
                 kf_file "backup:$f" "$b"
             fi
-        fi
-    done
+        done
+    fi
 fi
 # The release `katafleet rollback` would return to, and what /opt/kata points at.
 kf_kv kata_link "$(readlink /opt/kata 2>/dev/null)"
@@ -130,8 +211,12 @@ fi
 # A transaction a run left open (it never heard back from its controller).
 [ -d /var/lib/katafleet/txn ] && kf_kv txn_open yes
 # What katafleet keeps besides its manifest, and its trees in /opt.
-[ -d /var/lib/katafleet ] && kf_kv state_entries "$(ls -A /var/lib/katafleet 2>/dev/null)"
-kf_kv opt_entries "$(cd /opt 2>/dev/null && ls -d kata kata-releases kata.katafleet-orig .kata.new .katafleet-* 2>/dev/null)"
+if [ -d /var/lib/katafleet ]; then
+    kf_names /var/lib/katafleet/ '*' '.[!.]*' '..?*'
+    kf_kv state_entries "$kf_found"
+fi
+kf_names /opt/ kata kata-releases kata.katafleet-orig .kata.new '.katafleet-*'
+kf_kv opt_entries "$kf_found"
 # Running Kata sandboxes: processes whose argv[0] is the Kata shim.
 if have pgrep; then
     kf_kv kata_shims "$(pgrep -f '^([^ ]*/)?containerd-shim-kata-v2( |$)' 2>/dev/null)"

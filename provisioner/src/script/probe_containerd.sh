@@ -21,7 +21,9 @@ kf_seen() { [ -n "${KF_RUN:-}" ] && [ -f "$KF_RUN/seen-$1" ]; }
 # daemon's PID (the one identity a host without systemd has).
 kf_containerd_key() {
     kf_conf=${1:-/etc/containerd/config.toml}
-    kf_bin=$(command -v containerd)
+    kf_which containerd # sets kf_found (probe.sh)
+    # shellcheck disable=SC2154
+    kf_bin=$kf_found
     echo "binary $kf_bin config $kf_conf pid ${3:-none}"
     systemctl show -p MainPID -p ActiveEnterTimestampMonotonic containerd 2>&1
     kf_imports=$(sed -n 's/^ *imports *= *\[\(.*\)\]/\1/p' "$kf_conf" "$2" 2>/dev/null | tr -d "\"',")
@@ -38,19 +40,19 @@ kf_containerd_key() {
 kf_containerd_facts() {
     # What the running daemon reads: NixOS passes --config with a store path.
     cfg=""
-    pid=$(pidof containerd 2>/dev/null | cut -d' ' -f1)
+    pid=$(pidof -s containerd 2>/dev/null)
     if [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ]; then
-        cfg=$(tr '\0' '\n' <"/proc/$pid/cmdline" | sed -n -e '/^--config$/{n;p;q;}' -e '/^-c$/{n;p;q;}' -e 's/^--config=//p' | head -n1)
+        cfg=$(tr '\0' '\n' <"/proc/$pid/cmdline" | sed -n -e '/^--config$/{n;p;q;}' -e '/^-c$/{n;p;q;}' -e '/^--config=/{s///p;q;}')
     fi
-    dump=$(mktemp) || return 0
     kf_hit=0
     if [ "${KF_CACHED:-0}" = 1 ] && [ -z "${KF_RUN:-}" ] && [ -f "$KF_PROBE_CACHE/key" ] &&
         kf_containerd_key "$cfg" "$KF_PROBE_CACHE/dump" "$pid" | cmp -s - "$KF_PROBE_CACHE/key"; then
         kf_hit=1
         read -r kf_version <"$KF_PROBE_CACHE/version" || kf_version=""
         read -r kf_cri <"$KF_PROBE_CACHE/cri" || kf_cri=""
-        [ -f "$KF_PROBE_CACHE/dump" ] && cp "$KF_PROBE_CACHE/dump" "$dump"
+        dump="$KF_PROBE_CACHE/dump"
     else
+        dump=$(mktemp) || return 0
         kf_version=${KF_KNOWN_CONTAINERD:-$(containerd --version 2>/dev/null)}
         # Whether the running daemon's CRI plugin (which holds the runtimes) loaded.
         if kf_seen cri && read -r kf_cri <"$KF_RUN/seen-cri"; then :; else
@@ -87,5 +89,5 @@ kf_containerd_facts() {
             fi
         fi
     fi
-    rm -f "$dump"
+    [ "$kf_hit" = 1 ] || rm -f "$dump"
 }
