@@ -75,7 +75,8 @@ impl SshTransport {
             .spawn()
             .map_err(|e| refused(format!("cannot run ssh: {e}")))?;
         // `ssh -f` exits once authenticated, leaving the master behind.
-        match tokio::time::timeout(conn.connect_timeout, master.wait()).await {
+        let budget = connect_budget(conn);
+        match tokio::time::timeout(budget, master.wait()).await {
             Ok(Ok(status)) if status.success() => {}
             Ok(Ok(_)) => {
                 let text = std::fs::read_to_string(&log).unwrap_or_default();
@@ -89,9 +90,17 @@ impl SshTransport {
                 if ctl.exists() {
                     stop_master(&ctl).await;
                 }
+                let per_hop = match jump_hops(conn) {
+                    0 => String::new(),
+                    n => format!(
+                        ", {} s for each of {} connections through the jump host",
+                        conn.connect_timeout.as_secs(),
+                        n + 1
+                    ),
+                };
                 return Err(refused(format!(
-                    "no SSH session within {} s (the connect timeout covers TCP, the SSH handshake and authentication); the ssh client was stopped",
-                    conn.connect_timeout.as_secs()
+                    "no SSH session within {} s (the connect timeout covers TCP, the SSH handshake and authentication{per_hop}); the ssh client was stopped",
+                    budget.as_secs()
                 )));
             }
         }
@@ -124,6 +133,25 @@ impl SshTransport {
             .rfind(|l| !l.is_empty() && !l.starts_with("Warning: Permanently added"))
             .map(str::to_string)
     }
+}
+
+/// The inventory's jump hosts (`-J a,b`: two).
+fn jump_hops(conn: &Connection) -> u32 {
+    conn.proxy_jump
+        .as_deref()
+        .map_or(0, |hops| {
+            hops.split(',').filter(|h| !h.trim().is_empty()).count()
+        })
+        .try_into()
+        .unwrap_or(u32::MAX)
+}
+
+/// The connect timeout is per SSH connection: through each jump host there
+/// is one more handshake and authentication, and a bastion in front of a
+/// fleet is the busiest machine of it.
+fn connect_budget(conn: &Connection) -> Duration {
+    conn.connect_timeout
+        .saturating_mul(jump_hops(conn).saturating_add(1))
 }
 
 /// `ssh -M -f -N`: authenticate, then fork the master into the background.
@@ -363,6 +391,17 @@ Host key verification failed.
              the connection, or the host was reinstalled; if the change is expected, remove the old key with \
              `ssh-keygen -f \"/run/katafleet-fleet/dlx/known_hosts\" -R \"10.250.1.1\"`"
         );
+    }
+
+    #[test]
+    fn the_connect_budget_grows_with_every_jump_host() {
+        let mut conn = Connection::local_for_tests();
+        conn.connect_timeout = Duration::from_secs(10);
+        assert_eq!(connect_budget(&conn), Duration::from_secs(10));
+        conn.proxy_jump = Some("root@bastion:22".into());
+        assert_eq!(connect_budget(&conn), Duration::from_secs(20));
+        conn.proxy_jump = Some("a,b".into());
+        assert_eq!(connect_budget(&conn), Duration::from_secs(30));
     }
 
     #[test]
