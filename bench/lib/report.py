@@ -160,7 +160,7 @@ def targets(med, counts):
             "controller memory ≤ the floor's + 20 MiB",
             None if kf_mem is None or floor_mem is None else kf_mem - floor_mem,
             lambda d: d <= 20,
-            " MiB over",
+            " MiB against the floor",
         ),
     ]
     big = max(counts)
