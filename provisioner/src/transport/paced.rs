@@ -58,6 +58,18 @@ impl<C: Connector> Connector for Paced<C> {
                     tokio::time::sleep(self.backoff * 2u32.pow(attempt) + jitter).await;
                     attempt += 1;
                 }
+                Err(TransportError::Connect {
+                    destination,
+                    reason,
+                }) if attempt > 0 && attempt == self.retries && reason_cut_off(&reason) => {
+                    return Err(TransportError::Connect {
+                        destination,
+                        reason: format!(
+                            "{reason} (cut off during the handshake {} times; an sshd on the way, often a bastion's, drops connections past its MaxStartups: set `handshakes` in [defaults] below it)",
+                            attempt + 1
+                        ),
+                    });
+                }
                 other => return other,
             }
         }
@@ -67,9 +79,13 @@ impl<C: Connector> Connector for Paced<C> {
 /// What ssh prints when the server (or a bastion on the way) closed or reset
 /// the connection before authentication: what `MaxStartups` does.
 pub fn cut_off_during_handshake(e: &TransportError) -> bool {
-    let TransportError::Connect { reason, .. } = e else {
-        return false;
-    };
+    match e {
+        TransportError::Connect { reason, .. } => reason_cut_off(reason),
+        _ => false,
+    }
+}
+
+fn reason_cut_off(reason: &str) -> bool {
     let r = reason.to_ascii_lowercase();
     let during_handshake = [
         "kex_exchange_identification",
@@ -192,6 +208,12 @@ mod tests {
             panic!("a bastion that always drops must fail");
         };
         assert!(cut_off_during_handshake(&e));
+        assert!(
+            e.to_string()
+                .contains("cut off during the handshake 3 times")
+                && e.to_string().contains("set `handshakes`"),
+            "the error says what was tried and what to change: {e}"
+        );
         assert_eq!(
             paced.inner.tries.lock().unwrap()["h"],
             3,
