@@ -25,7 +25,7 @@ kf_containerd_key() {
     # shellcheck disable=SC2154
     kf_bin=$kf_found
     echo "binary $kf_bin config $kf_conf pid ${3:-none}"
-    systemctl show -p MainPID -p ActiveEnterTimestampMonotonic containerd 2>&1
+    systemctl show -p MainPID -p ActiveEnterTimestampMonotonic -p ActiveState containerd 2>&1
     kf_imports=$(sed -n 's/^ *imports *= *\[\(.*\)\]/\1/p' "$kf_conf" "$2" 2>/dev/null | tr -d "\"',")
     kf_dirs=""
     # Unquoted on purpose: a pattern expands to the files it matches now.
@@ -45,9 +45,15 @@ kf_containerd_facts() {
         cfg=$(tr '\0' '\n' <"/proc/$pid/cmdline" | sed -n -e '/^--config$/{n;p;q;}' -e '/^-c$/{n;p;q;}' -e '/^--config=/{s///p;q;}')
     fi
     kf_hit=0
+    kf_active=""
     if [ "${KF_CACHED:-0}" = 1 ] && [ -z "${KF_RUN:-}" ] && [ -f "$KF_PROBE_CACHE/key" ] &&
-        kf_containerd_key "$cfg" "$KF_PROBE_CACHE/dump" "$pid" | cmp -s - "$KF_PROBE_CACHE/key"; then
+        kf_key=$(kf_containerd_key "$cfg" "$KF_PROBE_CACHE/dump" "$pid") &&
+        printf '%s\n' "$kf_key" | cmp -s - "$KF_PROBE_CACHE/key"; then
         kf_hit=1
+        # The key holds the unit's state: no second systemctl for it.
+        case $kf_key in
+            *"${KF_NL}ActiveState="*) kf_active=${kf_key#*"${KF_NL}ActiveState="}; kf_active=${kf_active%%"$KF_NL"*} ;;
+        esac
         read -r kf_version <"$KF_PROBE_CACHE/version" || kf_version=""
         read -r kf_cri <"$KF_PROBE_CACHE/cri" || kf_cri=""
         dump="$KF_PROBE_CACHE/dump"
@@ -70,7 +76,8 @@ kf_containerd_facts() {
         fi
     fi
     kf_kv containerd_version "$kf_version"
-    kf_kv containerd_active "$(systemctl is-active containerd 2>/dev/null)"
+    [ -n "$kf_active" ] || kf_active=$(systemctl is-active containerd 2>/dev/null)
+    kf_kv containerd_active "$kf_active"
     kf_kv cri_plugin "$kf_cri"
     [ "$kf_hit" = 1 ] && kf_kv containerd_cached yes
     kf_file containerd-config /etc/containerd/config.toml
@@ -83,7 +90,8 @@ kf_containerd_facts() {
             if ! { printf '%s\n' "$kf_version" >"$kf_new/version" &&
                 printf '%s\n' "$kf_cri" >"$kf_new/cri" &&
                 { [ ! -f "$dump" ] || cp "$dump" "$kf_new/dump"; } &&
-                kf_containerd_key "$cfg" "$kf_new/dump" "$pid" >"$kf_new/key" &&
+                kf_key=$(kf_containerd_key "$cfg" "$kf_new/dump" "$pid") &&
+                printf '%s\n' "$kf_key" >"$kf_new/key" &&
                 rm -rf "$KF_PROBE_CACHE" && mv "$kf_new" "$KF_PROBE_CACHE"; }; then
                 rm -rf "$kf_new" "$KF_PROBE_CACHE"
             fi
