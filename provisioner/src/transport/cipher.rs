@@ -132,12 +132,7 @@ mod tests {
     /// Against the real ssh: an ssh config that names a cipher wins.
     #[tokio::test]
     async fn a_config_file_that_names_ciphers_wins_over_the_preference() {
-        if std::process::Command::new("ssh")
-            .arg("-V")
-            .output()
-            .is_err()
-        {
-            eprintln!("SKIPPED: no ssh client on this machine");
+        if !crate::transport::runs("ssh", "-V") {
             return;
         }
         let dir = tempfile::tempdir().unwrap();

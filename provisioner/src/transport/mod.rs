@@ -195,6 +195,16 @@ fn bootstrap_until(len: usize, become_: Become, deadline: Duration) -> String {
     }
 }
 
+/// Whether `cmd arg` can be run here; a test that needs it says it skipped.
+#[cfg(test)]
+pub(crate) fn runs(cmd: &str, arg: &str) -> bool {
+    let ok = std::process::Command::new(cmd).arg(arg).output().is_ok();
+    if !ok {
+        eprintln!("SKIPPED: no {cmd} here");
+    }
+    ok
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -237,12 +247,7 @@ mod tests {
 
     #[test]
     fn the_host_stops_a_script_at_its_own_deadline() {
-        if std::process::Command::new("timeout")
-            .arg("--version")
-            .output()
-            .is_err()
-        {
-            eprintln!("SKIPPED: no timeout(1) here");
+        if !runs("timeout", "--version") {
             return;
         }
         // The script and the sleep it started must both be gone (the
