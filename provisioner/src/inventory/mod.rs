@@ -209,6 +209,18 @@ pub fn parse(file: &SourceFile) -> Result<Inventory, InventoryError> {
     })
 }
 
+impl Connection {
+    /// How many jump hosts `proxy_jump` names (validated: comma-separated
+    /// `[user@]host[:port]`, none empty).
+    pub fn jump_hops(&self) -> u32 {
+        self.proxy_jump
+            .as_deref()
+            .map_or(0, |hops| hops.split(',').count())
+            .try_into()
+            .unwrap_or(u32::MAX)
+    }
+}
+
 #[cfg(test)]
 impl Connection {
     pub fn local_for_tests() -> Self {

@@ -90,7 +90,7 @@ impl SshTransport {
                 if ctl.exists() {
                     stop_master(&ctl).await;
                 }
-                let per_hop = match jump_hops(conn) {
+                let per_hop = match conn.jump_hops() {
                     0 => String::new(),
                     n => format!(
                         ", {} s for each of {} connections through the jump host",
@@ -135,23 +135,12 @@ impl SshTransport {
     }
 }
 
-/// The inventory's jump hosts (`-J a,b`: two).
-fn jump_hops(conn: &Connection) -> u32 {
-    conn.proxy_jump
-        .as_deref()
-        .map_or(0, |hops| {
-            hops.split(',').filter(|h| !h.trim().is_empty()).count()
-        })
-        .try_into()
-        .unwrap_or(u32::MAX)
-}
-
 /// The connect timeout is per SSH connection: through each jump host there
 /// is one more handshake and authentication, and a bastion in front of a
 /// fleet is the busiest machine of it.
 fn connect_budget(conn: &Connection) -> Duration {
     conn.connect_timeout
-        .saturating_mul(jump_hops(conn).saturating_add(1))
+        .saturating_mul(conn.jump_hops().saturating_add(1))
 }
 
 /// `ssh -M -f -N`: authenticate, then fork the master into the background.
