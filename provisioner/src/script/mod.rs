@@ -31,12 +31,12 @@ pub fn b64(text: &str) -> String {
 /// changes a host begins. They end with [`HELPERS_END`], so a script can
 /// copy them for a later run of its own (the NixOS rollback deadline).
 pub fn changing_script() -> String {
-    with_prelude(concat!(
+    let helpers = concat!(
         include_str!("apply.sh"),
         include_str!("nixos.sh"),
-        include_str!("undo.sh"),
-        "# katafleet: end of the helpers\n"
-    ))
+        include_str!("undo.sh")
+    );
+    with_prelude(&format!("{helpers}{HELPERS_END}\n"))
 }
 
 /// The last line of [`changing_script`].

@@ -77,10 +77,11 @@ if [ "${KF_AFTER_APPLY:-0}" != 1 ]; then
     kf_file os-release /etc/os-release
     # Read from the shell, one fork for /proc/cpuinfo and none for the rest.
     kf_flags=" $(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null) "
-    kf_virt=""
+    kf_virt="" kf_hyp=""
     case $kf_flags in *" vmx "*) kf_virt=vmx ;; *" svm "*) kf_virt=svm ;; esac
+    case $kf_flags in *" hypervisor "*) kf_hyp=hypervisor ;; esac
     kf_kv cpu_virt "$kf_virt"
-    case $kf_flags in *" hypervisor "*) kf_kv cpu_hypervisor hypervisor ;; *) kf_kv cpu_hypervisor "" ;; esac
+    kf_kv cpu_hypervisor "$kf_hyp"
     if have systemd-detect-virt; then
         kf_kv virt_container "$(systemd-detect-virt -c 2>/dev/null)"
         kf_kv virt_vm "$(systemd-detect-virt -v 2>/dev/null)"
