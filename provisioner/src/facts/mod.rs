@@ -70,6 +70,11 @@ pub struct HostFacts {
     pub files: BTreeMap<String, String>,
     /// On NixOS: where the running system comes from, and what katafleet left pending.
     pub nixos: Option<NixosFacts>,
+    /// What the probe asked afresh that holds until the host boots again,
+    /// in the form a changing script records it (see `parse::boot_record`);
+    /// None when it came from that record already.
+    #[serde(skip)]
+    pub boot_record: Option<String>,
 }
 
 /// What a NixOS host tells about its system (see plan/nixos.rs for how
@@ -216,6 +221,7 @@ impl HostFacts {
         self.mem_kib = before.mem_kib;
         self.systemd = before.systemd.clone();
         self.selinux = before.selinux.clone();
+        self.boot_record = before.boot_record.clone();
         self
     }
 

@@ -49,6 +49,8 @@ pub fn body(desired: &Desired, purpose: Purpose) -> String {
 /// `HostFacts::keep_unchanged`): the OS, CPU, virtualisation and memory
 /// (KF_AFTER_APPLY), and the containerd and Docker versions (a run that
 /// installs a package may pull in another daemon, so then they are asked).
+/// What holds until the host boots again goes along, for the host to
+/// record (KF_KNOWN_BOOT).
 pub fn after_apply_body(
     desired: &Desired,
     purpose: Purpose,
@@ -56,6 +58,9 @@ pub fn after_apply_body(
     installs_packages: bool,
 ) -> String {
     let mut known = String::new();
+    if let Some(record) = &before.boot_record {
+        known.push_str(&format!("KF_KNOWN_BOOT={}\n", quote(record)));
+    }
     if !installs_packages {
         if let Some(c) = &before.containerd {
             known.push_str(&format!("KF_KNOWN_CONTAINERD={}\n", quote(&c.version_text)));
@@ -70,4 +75,31 @@ pub fn after_apply_body(
 /// The whole probe script, followed by `extra` (which may use the prelude).
 pub fn script(desired: &Desired, purpose: Purpose, extra: &str) -> String {
     super::with_prelude(&format!("{}\n{extra}", body(desired, purpose)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_after_apply_probe_carries_the_boot_record_for_the_host_to_keep() {
+        let record = "boot b00t\nvirt_container it's $(odd)";
+        let mut before = HostFacts {
+            boot_record: Some(record.into()),
+            ..HostFacts::default()
+        };
+        let body = after_apply_body(&Desired::sample(), Purpose::Plan, &before, false);
+        // What a host's shell makes of the assignments before the probe.
+        let (assignments, _) = body.split_once("set -- ").expect("the probe's arguments");
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("{assignments}printf '%s' \"$KF_KNOWN_BOOT\""))
+            .output()
+            .expect("sh");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), record);
+
+        before.boot_record = None;
+        let body = after_apply_body(&Desired::sample(), Purpose::Plan, &before, false);
+        assert!(!body.contains("KF_KNOWN_BOOT="), "nothing to record");
+    }
 }

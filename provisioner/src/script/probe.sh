@@ -66,15 +66,34 @@ kf_digests() {
     )
 }
 
-echo "@@katafleet-probe 1"
-# What no katafleet run changes: not asked again at the end of an apply
-# script (KF_AFTER_APPLY=1); the controller keeps it from the facts before.
-if [ "${KF_AFTER_APPLY:-0}" != 1 ]; then
-    kf_kv uid "$(id -u)"
+# What cannot change until the host boots again: its machine type, CPU
+# flags and what systemd-detect-virt says (two forks of a Go-sized binary
+# each run). With KF_CACHED=1 they come from the record a changing script
+# made during this boot ($KF_BOOT_RECORD, first line `boot BOOT_ID`); the
+# controller hands that script what it read before (KF_KNOWN_BOOT).
+KF_BOOT_RECORD=/var/lib/katafleet/boot-facts
+read -r kf_boot_id 2>/dev/null </proc/sys/kernel/random/boot_id || kf_boot_id=""
+
+# Whether $1's first line names this boot.
+kf_this_boot() {
+    [ -n "$kf_boot_id" ] && [ -f "$1" ] && read -r kf_l <"$1" && [ "$kf_l" = "boot $kf_boot_id" ]
+}
+
+kf_boot_facts() {
+    kf_kv boot_id "$kf_boot_id"
+    if [ "${KF_CACHED:-0}" = 1 ] && kf_this_boot "$KF_BOOT_RECORD"; then
+        {
+            read -r _
+            while read -r kf_k kf_v; do
+                case $kf_k in
+                    machine | cpu_virt | cpu_hypervisor | virt_container | virt_vm) kf_kv "$kf_k" "$kf_v" ;;
+                esac
+            done
+        } <"$KF_BOOT_RECORD"
+        kf_kv boot_cached yes
+        return 0
+    fi
     kf_kv machine "$(uname -m)"
-    read -r kf_kernel 2>/dev/null </proc/sys/kernel/osrelease || kf_kernel=$(uname -r)
-    kf_kv kernel "$kf_kernel"
-    kf_file os-release /etc/os-release
     # Read from the shell, one fork for /proc/cpuinfo and none for the rest.
     kf_flags=" $(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null) "
     kf_virt="" kf_hyp=""
@@ -86,6 +105,35 @@ if [ "${KF_AFTER_APPLY:-0}" != 1 ]; then
         kf_kv virt_container "$(systemd-detect-virt -c 2>/dev/null)"
         kf_kv virt_vm "$(systemd-detect-virt -v 2>/dev/null)"
     fi
+}
+
+# Stores KF_KNOWN_BOOT when it is this boot's and the record is not; like
+# containerd's record, only from a changing script that keeps the state.
+kf_record_boot() {
+    [ -n "${KF_KNOWN_BOOT:-}" ] && kf_may_record || return 0
+    case $KF_KNOWN_BOOT in "boot $kf_boot_id$KF_NL"*) ;; *) return 0 ;; esac
+    kf_this_boot "$KF_BOOT_RECORD" && return 0
+    kf_new=$(mktemp /var/lib/katafleet/.boot-facts.XXXXXX) || return 0
+    if ! { printf '%s\n' "$KF_KNOWN_BOOT" >"$kf_new" && mv -f "$kf_new" "$KF_BOOT_RECORD"; }; then
+        rm -f "$kf_new"
+    fi
+}
+
+echo "@@katafleet-probe 1"
+# What no katafleet run changes: not asked again at the end of an apply
+# script (KF_AFTER_APPLY=1); the controller keeps it from the facts before.
+if [ "${KF_AFTER_APPLY:-0}" != 1 ]; then
+    # The effective uid, the second field of Uid: in /proc/self/status.
+    kf_uid=""
+    while read -r kf_k kf_r kf_e _; do
+        [ "$kf_k" = Uid: ] && { kf_uid=$kf_e; break; }
+    done 2>/dev/null </proc/self/status
+    [ -n "$kf_uid" ] || kf_uid=$(id -u)
+    kf_kv uid "$kf_uid"
+    read -r kf_kernel 2>/dev/null </proc/sys/kernel/osrelease || kf_kernel=$(uname -r)
+    kf_kv kernel "$kf_kernel"
+    kf_file os-release /etc/os-release
+    kf_boot_facts
     [ -f /.dockerenv ] && kf_kv container_hint docker
     [ -f /run/.containerenv ] && kf_kv container_hint podman
     if [ -c /dev/kvm ]; then
@@ -104,6 +152,8 @@ if [ "${KF_AFTER_APPLY:-0}" != 1 ]; then
         kf_kv systemd "${kf_sv%%"$KF_NL"*}"
     fi
     have getenforce && kf_kv selinux "$(getenforce 2>/dev/null)"
+else
+    kf_record_boot
 fi
 mods=""
 for m in kvm kvm_intel kvm_amd vhost vhost_net vhost_vsock vmw_vsock_vmci_transport; do
@@ -167,7 +217,10 @@ fi
 # The release `katafleet rollback` would return to, and what /opt/kata points at.
 kf_kv kata_link "$(readlink /opt/kata 2>/dev/null)"
 if [ -f /var/lib/katafleet/last-upgrade/tree ]; then
-    prev=$(sed -n 's/^link //p' /var/lib/katafleet/last-upgrade/tree)
+    prev=""
+    while read -r kf_k kf_r; do
+        [ "$kf_k" = link ] && prev=$kf_r
+    done </var/lib/katafleet/last-upgrade/tree
     [ -n "$prev" ] && kf_file previous-release "/opt/$prev/.katafleet-release"
 fi
 kf_file last-provision /var/lib/katafleet/last-provision
@@ -218,8 +271,11 @@ if [ -d /var/lib/katafleet ]; then
 fi
 kf_names /opt/ kata kata-releases kata.katafleet-orig .kata.new '.katafleet-*'
 kf_kv opt_entries "$kf_found"
-# Running Kata sandboxes: processes whose argv[0] is the Kata shim.
-if have pgrep; then
+# Running Kata sandboxes, which only uninstall weighs (a scan of every
+# process): processes whose argv[0] is the Kata shim.
+if [ "${KF_READ_OWNED:-0}" != 1 ]; then
+    :
+elif have pgrep; then
     kf_kv kata_shims "$(pgrep -f '^([^ ]*/)?containerd-shim-kata-v2( |$)' 2>/dev/null)"
 else
     shims=""

@@ -6,8 +6,8 @@
 #   controller knows from before (KF_KNOWN_CONTAINERD, when no package was
 #   installed) and what the restart's health check saw ($KF_RUN/seen-*);
 # - with KF_CACHED=1 (planning), what the last changing script recorded in
-#   $KF_PROBE_CACHE, while its key still matches: the binary, the daemon's
-#   main PID and start time, and every file and directory `config dump`
+#   $KF_PROBE_CACHE, while its key still matches: the binary, each running
+#   containerd's PID and start time, and every file and directory `config dump`
 #   reads (config.toml, the directories of its import patterns, the imports
 #   the dump resolved). Only a changing script, holding the host lock,
 #   writes that record, and uninstall removes it with the rest.
@@ -16,16 +16,37 @@ KF_PROBE_CACHE=/var/lib/katafleet/probe-cache
 
 kf_seen() { [ -n "${KF_RUN:-}" ] && [ -f "$KF_RUN/seen-$1" ]; }
 
+# Whether this script may record answers for the next run's probe: only a
+# changing script (it holds the host lock), and not an uninstall's, which
+# takes /var/lib/katafleet away.
+kf_may_record() {
+    [ -n "${KF_RUN:-}" ] && [ -f /var/lib/katafleet/manifest.json ] &&
+        [ ! -e "${KF_TXN:-/var/lib/katafleet/txn}/forget" ]
+}
+
+# The start time of process $1 (clock ticks since boot), read by the shell:
+# with its PID it names one process, which a restart replaces.
+kf_started() {
+    read -r kf_st 2>/dev/null <"/proc/$1/stat" || return 0
+    # The fields after the command name, which may hold spaces itself.
+    set -f
+    # shellcheck disable=SC2086 # split into fields on purpose
+    set -- ${kf_st##*) }
+    shift 19
+    printf '%s' "$1"
+}
+
 # What containerd's answers depend on. $1: the daemon's --config (empty:
 # the default file); $2: the dump whose resolved imports count too; $3: the
-# daemon's PID (the one identity a host without systemd has).
+# PIDs of the running containerd processes.
 kf_containerd_key() {
     kf_conf=${1:-/etc/containerd/config.toml}
     kf_which containerd # sets kf_found (probe.sh)
     # shellcheck disable=SC2154
     kf_bin=$kf_found
-    echo "binary $kf_bin config $kf_conf pid ${3:-none}"
-    systemctl show -p MainPID -p ActiveEnterTimestampMonotonic -p ActiveState containerd 2>&1
+    kf_procs=""
+    for kf_p in $3; do kf_procs="$kf_procs $kf_p@$(kf_started "$kf_p")"; done
+    echo "binary $kf_bin config $kf_conf processes${kf_procs:- none}"
     kf_imports=$(sed -n 's/^ *imports *= *\[\(.*\)\]/\1/p' "$kf_conf" "$2" 2>/dev/null | tr -d "\"',")
     kf_dirs=""
     # Unquoted on purpose: a pattern expands to the files it matches now.
@@ -40,20 +61,19 @@ kf_containerd_key() {
 kf_containerd_facts() {
     # What the running daemon reads: NixOS passes --config with a store path.
     cfg=""
-    pid=$(pidof -s containerd 2>/dev/null)
+    pids=$(pidof containerd 2>/dev/null)
+    pid=${pids%% *}
     if [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ]; then
         cfg=$(tr '\0' '\n' <"/proc/$pid/cmdline" | sed -n -e '/^--config$/{n;p;q;}' -e '/^-c$/{n;p;q;}' -e '/^--config=/{s///p;q;}')
     fi
     kf_hit=0
     kf_active=""
     if [ "${KF_CACHED:-0}" = 1 ] && [ -z "${KF_RUN:-}" ] && [ -f "$KF_PROBE_CACHE/key" ] &&
-        kf_key=$(kf_containerd_key "$cfg" "$KF_PROBE_CACHE/dump" "$pid") &&
+        kf_key=$(kf_containerd_key "$cfg" "$KF_PROBE_CACHE/dump" "$pids") &&
         printf '%s\n' "$kf_key" | cmp -s - "$KF_PROBE_CACHE/key"; then
         kf_hit=1
-        # The key holds the unit's state: no second systemctl for it.
-        case $kf_key in
-            *"${KF_NL}ActiveState="*) kf_active=${kf_key#*"${KF_NL}ActiveState="}; kf_active=${kf_active%%"$KF_NL"*} ;;
-        esac
+        # The same processes run: the unit is in the state it was then.
+        read -r kf_active <"$KF_PROBE_CACHE/active" || kf_active=""
         read -r kf_version <"$KF_PROBE_CACHE/version" || kf_version=""
         read -r kf_cri <"$KF_PROBE_CACHE/cri" || kf_cri=""
         dump="$KF_PROBE_CACHE/dump"
@@ -82,15 +102,14 @@ kf_containerd_facts() {
     [ "$kf_hit" = 1 ] && kf_kv containerd_cached yes
     kf_file containerd-config /etc/containerd/config.toml
     [ -f "$dump" ] && kf_file containerd-dump "$dump"
-    # A changing script records these answers for the next run's probe
-    # (not an uninstall's, which takes /var/lib/katafleet away).
-    if [ -n "${KF_RUN:-}" ] && [ "$kf_hit" = 0 ] && [ -f /var/lib/katafleet/manifest.json ] &&
-        [ ! -e "${KF_TXN:-/var/lib/katafleet/txn}/forget" ]; then
+    # A changing script records these answers for the next run's probe.
+    if [ "$kf_hit" = 0 ] && kf_may_record; then
         if kf_new=$(mktemp -d /var/lib/katafleet/.probe-cache.XXXXXX); then
             if ! { printf '%s\n' "$kf_version" >"$kf_new/version" &&
                 printf '%s\n' "$kf_cri" >"$kf_new/cri" &&
+                printf '%s\n' "$kf_active" >"$kf_new/active" &&
                 { [ ! -f "$dump" ] || cp "$dump" "$kf_new/dump"; } &&
-                kf_key=$(kf_containerd_key "$cfg" "$kf_new/dump" "$pid") &&
+                kf_key=$(kf_containerd_key "$cfg" "$kf_new/dump" "$pids") &&
                 printf '%s\n' "$kf_key" >"$kf_new/key" &&
                 rm -rf "$KF_PROBE_CACHE" && mv "$kf_new" "$KF_PROBE_CACHE"; }; then
                 rm -rf "$kf_new" "$KF_PROBE_CACHE"

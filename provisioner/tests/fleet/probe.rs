@@ -2,14 +2,15 @@
 //! Go binaries are recorded by the run that changed the host and reused by
 //! the next plan only while nothing they depend on changed; an in-place
 //! edit of config.toml or a containerd restart makes the probe ask again.
+//! What holds for one boot (the CPU, systemd-detect-virt's answers) is
+//! recorded the same way and reused only during that boot.
 
 use base64::Engine as _;
 
 use crate::common::{self, json_hosts, stderr, stdout};
 
-/// `plan --json` on the one host: (whether its probe reused the record,
-/// the containerd dump it reported).
-fn plan_facts(fleet: &common::Fleet, inv: &std::path::Path) -> (bool, String) {
+/// The facts section of `plan --json`'s log for the one host.
+fn plan_log_facts(fleet: &common::Fleet, inv: &std::path::Path) -> String {
     let out = fleet.katafleet(&["plan", inv.to_str().unwrap(), "--force", "--json"]);
     let hosts = json_hosts(&out);
     assert!(
@@ -20,10 +21,16 @@ fn plan_facts(fleet: &common::Fleet, inv: &std::path::Path) -> (bool, String) {
     );
     let log = std::fs::read_to_string(hosts[0]["log"].as_str().expect("a log path"))
         .expect("the host's log");
-    let facts = log
-        .split("===== plan =====")
+    log.split("===== plan =====")
         .next()
-        .expect("a facts section");
+        .expect("a facts section")
+        .to_string()
+}
+
+/// `plan --json` on the one host: (whether its probe reused the record,
+/// the containerd dump it reported).
+fn plan_facts(fleet: &common::Fleet, inv: &std::path::Path) -> (bool, String) {
+    let facts = plan_log_facts(fleet, inv);
     let cached = facts.lines().any(|l| l == "@@kv containerd_cached yes");
     let block = facts
         .split("@@file containerd-dump\n")
@@ -47,6 +54,13 @@ fn the_probe_reuses_containerds_answers_only_while_nothing_they_depend_on_change
     let (cached, dump) = plan_facts(&fleet, &inv);
     assert!(cached, "the run that changed the host recorded the answers");
     assert!(dump.contains("containerd.runtimes.kata]"), "{dump}");
+    // The unit's state comes from the record too, as the processes are the same.
+    let facts = plan_log_facts(&fleet, &inv);
+    assert!(
+        facts.contains("\n@@kv containerd_active active\n")
+            && facts.contains("\n@@kv containerd_cached yes\n"),
+        "{facts}"
+    );
 
     // Edited in place (same inode): the dump must show the new table.
     fleet.sh_ok(
@@ -70,4 +84,51 @@ fn the_probe_reuses_containerds_answers_only_while_nothing_they_depend_on_change
         !plan_facts(&fleet, &inv).0,
         "a restarted daemon is asked afresh"
     );
+}
+
+#[test]
+fn the_probe_reuses_what_holds_for_one_boot_only_during_that_boot() {
+    let fleet = fleet_or_skip!(1);
+    let inv = fleet.inventory("", "");
+    let record = "/var/lib/katafleet/boot-facts";
+    let out = fleet.katafleet(&["provision", inv.to_str().unwrap(), "--force", "--json"]);
+    assert_eq!(json_hosts(&out)[0]["status"], "changed", "{}", stdout(&out));
+    let boot = fleet.sh_ok(0, "cat /proc/sys/kernel/random/boot_id");
+    let kept = fleet.sh_ok(0, &format!("cat {record}"));
+    assert!(
+        kept.starts_with(&format!("boot {}\n", boot.trim())),
+        "recorded for this boot: {kept}"
+    );
+    assert!(kept.contains("\nvirt_container systemd-nspawn\n"), "{kept}");
+
+    let facts = plan_log_facts(&fleet, &inv);
+    assert!(facts.contains("\n@@kv boot_cached yes\n"), "{facts}");
+    assert!(
+        facts.contains("\n@@kv virt_container systemd-nspawn\n"),
+        "{facts}"
+    );
+
+    // A record from another boot, saying something else: not believed,
+    // and (a plan writes nothing) not replaced.
+    fleet.sh_ok(
+        0,
+        &format!(
+            "sed -i '1s/.*/boot another-boot/; s/^virt_container .*/virt_container none/' {record}"
+        ),
+    );
+    let facts = plan_log_facts(&fleet, &inv);
+    assert!(!facts.contains("@@kv boot_cached"), "{facts}");
+    assert!(
+        facts.contains("\n@@kv virt_container systemd-nspawn\n"),
+        "asked afresh: {facts}"
+    );
+    assert!(fleet
+        .sh_ok(0, &format!("head -n1 {record}"))
+        .starts_with("boot another-boot"));
+
+    // The next run that changes the host records this boot again.
+    fleet.sh_ok(0, "rm /etc/modules-load.d/katafleet.conf");
+    let out = fleet.katafleet(&["provision", inv.to_str().unwrap(), "--force", "--json"]);
+    assert_eq!(json_hosts(&out)[0]["status"], "changed", "{}", stdout(&out));
+    assert_eq!(fleet.sh_ok(0, &format!("cat {record}")), kept);
 }

@@ -62,6 +62,33 @@ pub fn split_probe(mut markers: Vec<Marker>) -> Result<(HostFacts, Vec<Marker>),
     Ok((facts(&kv, blocks)?, rest))
 }
 
+/// The facts that hold for one boot, as probe.sh's record of them: `boot
+/// BOOT_ID`, then a `KEY VALUE` line each. None when the probe read them
+/// from that record, or the host has no boot id.
+fn boot_record(kv: &BTreeMap<String, String>) -> Option<String> {
+    const PER_BOOT: [&str; 5] = [
+        "machine",
+        "cpu_virt",
+        "cpu_hypervisor",
+        "virt_container",
+        "virt_vm",
+    ];
+    let boot = kv
+        .get("boot_id")
+        .map(|b| b.trim())
+        .filter(|b| !b.is_empty())?;
+    if kv.contains_key("boot_cached") {
+        return None;
+    }
+    let mut record = format!("boot {boot}");
+    for key in PER_BOOT {
+        if let Some(value) = kv.get(key) {
+            record.push_str(&format!("\n{key} {}", value.trim()));
+        }
+    }
+    Some(record)
+}
+
 fn facts(kv: &BTreeMap<String, String>, blocks: Blocks) -> Result<HostFacts, ParseError> {
     let get = |k: &str| kv.get(k).map(|s| s.trim()).filter(|s| !s.is_empty());
     let words = |k: &str| {
@@ -99,6 +126,7 @@ fn facts(kv: &BTreeMap<String, String>, blocks: Blocks) -> Result<HostFacts, Par
         ..HostFacts::default()
     };
     facts.arch = Arch::from_uname(&facts.machine);
+    facts.boot_record = boot_record(kv);
     if let Some(text) = get("containerd_version") {
         facts.containerd = Some(ContainerdFacts {
             version: software_version(text),

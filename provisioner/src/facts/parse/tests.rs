@@ -299,3 +299,32 @@ fn facts_after_apply_keep_what_no_run_changes_from_before() {
         serde_json::to_value(&before).unwrap()
     );
 }
+
+#[test]
+fn what_holds_for_one_boot_is_handed_back_as_the_hosts_record_of_it() {
+    let fresh = with(&[("boot_id", "0b1d-aa"), ("cpu_virt", "vmx")]);
+    let record = fresh.boot_record.expect("a record to hand back");
+    let mut lines = record.lines();
+    assert_eq!(lines.next(), Some("boot 0b1d-aa"));
+    let rest: Vec<&str> = lines.collect();
+    assert!(rest.contains(&"cpu_virt vmx"), "{record}");
+    assert!(rest.contains(&"virt_container systemd-nspawn"), "{record}");
+    assert!(rest.contains(&"machine x86_64"), "{record}");
+    assert!(
+        !record.contains("uid") && !record.contains("mem_kib"),
+        "only what a boot fixes: {record}"
+    );
+
+    let from_record = with(&[("boot_id", "0b1d-aa"), ("boot_cached", "yes")]);
+    assert_eq!(from_record.boot_record, None, "already recorded");
+    assert_eq!(from_record.container.as_deref(), Some("systemd-nspawn"));
+    assert_eq!(parse(NSPAWN).unwrap().boot_record, None, "no boot id");
+}
+
+#[test]
+fn facts_after_apply_keep_the_boot_record_from_before() {
+    let before = with(&[("boot_id", "0b1d-aa")]);
+    let after = parse(NSPAWN).unwrap().keep_unchanged(&before);
+    assert_eq!(after.boot_record, before.boot_record);
+    assert!(after.boot_record.is_some());
+}
