@@ -67,8 +67,9 @@ kf_digests() {
 }
 
 # What cannot change until the host boots again: its machine type, CPU
-# flags and what systemd-detect-virt says (two runs of it per probe). With KF_CACHED=1 they come from the record a changing script
-# made during this boot ($KF_BOOT_RECORD, first line `boot BOOT_ID`); the
+# flags and what systemd-detect-virt says (two runs of it per probe). With
+# KF_CACHED=1 they come from the record a changing script made during this
+# boot ($KF_BOOT_RECORD, first line `boot BOOT_ID`); the
 # controller hands that script what it read before (KF_KNOWN_BOOT).
 KF_BOOT_RECORD=/var/lib/katafleet/boot-facts
 read -r kf_boot_id 2>/dev/null </proc/sys/kernel/random/boot_id || kf_boot_id=""
