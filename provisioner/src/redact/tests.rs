@@ -206,7 +206,7 @@ fn a_host_with_registry_credentials_leaks_them_nowhere() {
         })
         .expect("the plan rewrites config.toml, password and all");
     let script = crate::script::apply::render(&p, None, "0.0.0");
-    assert!(script.contains(&crate::script::b64(&config.content)));
+    assert!(script.contains(&crate::script::quote(&config.content)));
 
     let report = HostReport {
         name: "h".into(),

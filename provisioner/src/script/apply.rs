@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use super::service::{configure, undo_cmds, unwire, Checks};
-use super::{b64, quote as q, write_cmds};
+use super::{quote as q, write_cmds};
 use crate::facts::manifest::MANIFEST_PATH;
 use crate::plan::{Action, Change, Delivery, FileUndo, Health, Plan, Service, Undo};
 use crate::release::fetch::Fetched;
@@ -47,7 +47,7 @@ pub fn render(plan: &Plan, release: Option<&Fetched>, katafleet_version: &str) -
                 s,
                 "kf_record {id} {} {}",
                 q(MANIFEST_PATH),
-                b64(&owned.to_json())
+                q(&owned.to_json())
             );
         }
     }
@@ -61,12 +61,12 @@ pub fn render(plan: &Plan, release: Option<&Fetched>, katafleet_version: &str) -
         s,
         "\nkf_record {last} {} {}",
         q(MANIFEST_PATH),
-        b64(&plan.manifest.to_json())
+        q(&plan.manifest.to_json())
     );
     let _ = writeln!(
         s,
-        "kf_put /var/lib/katafleet/last-provision 644 \"$(printf 'time=%s\\nkatafleet=%s\\n' \"$(date -u +%Y-%m-%dT%H:%M:%SZ)\" {} | base64 | tr -d '\\n')\"",
-        q(katafleet_version)
+        "kf_when=$(date -u +%Y-%m-%dT%H:%M:%SZ)\nkf_put_ours /var/lib/katafleet/last-provision \"time=$kf_when\"{}",
+        q(&format!("\nkatafleet={katafleet_version}\n"))
     );
     s.push_str("exit 0\n");
     s
@@ -119,7 +119,7 @@ fn step(
                 q(sha256.hex()),
                 q(&format!("{} -d", asset.compression().tool())),
                 q(&layout.shim),
-                b64(&marker),
+                q(&marker),
                 u8::from(*replaces_foreign),
                 release.contents.extracted_bytes,
                 q(&release_id(asset, sha256)),

@@ -41,16 +41,52 @@ kf_parent() {
 }
 
 # Atomic write: temp file in the same directory, then rename. An existing
-# file keeps its owner and mode.
+# file keeps its owner and mode. kf_put PATH MODE TEXT takes the content as
+# it is (one quoted word, written by printf: no fork); kf_put_b64 PATH MODE
+# BASE64 takes what a shell word cannot hold (a NUL byte).
 kf_put() {
+    kf_put_open "$1" || return 1
+    if ! printf '%s' "$3" >>"$kf_tmp"; then rm -f "$kf_tmp"; return 1; fi
+    kf_put_close "$1" "$2"
+}
+
+# A file only katafleet writes (its record): 644 and root's, whatever the
+# one it replaces was, so nothing is copied from it.
+kf_put_ours() {
+    kf_put_open "$1" || return 1
+    if ! printf '%s' "$2" >>"$kf_tmp"; then rm -f "$kf_tmp"; return 1; fi
+    kf_put_close "$1" 644 ours
+}
+
+kf_put_b64() {
+    kf_put_open "$1" || return 1
+    if ! printf '%s' "$3" | base64 -d >>"$kf_tmp"; then rm -f "$kf_tmp"; return 1; fi
+    kf_put_close "$1" "$2"
+}
+
+# An empty temp file beside $1, as $kf_tmp. Its name is this script's own
+# and it is created exclusively (noclobber opens with O_EXCL), which costs
+# no fork; mktemp only when that name is taken. Made by the shell under
+# umask 022, it is 644 already.
+kf_seq=0
+kf_put_open() {
     case $1 in /etc/containerd/*) kf_unseen ;; esac
     kf_parent "$1" || return 1
-    kf_tmp=$(mktemp "$kf_dir/.katafleet.XXXXXX") || return 1
-    if ! printf '%s' "$3" | base64 -d >"$kf_tmp"; then rm -f "$kf_tmp"; return 1; fi
-    if [ -e "$1" ]; then
+    kf_seq=$((kf_seq + 1))
+    kf_tmp="$kf_dir/.katafleet.$$.$kf_seq" kf_tmp_mode=644
+    if [ -e "$kf_tmp" ] || [ -L "$kf_tmp" ] || ! { set -C && : >"$kf_tmp"; } 2>/dev/null; then
+        set +C
+        kf_tmp=$(mktemp "$kf_dir/.katafleet.XXXXXX") || return 1
+        kf_tmp_mode=600
+    fi
+    set +C
+}
+
+kf_put_close() {
+    if [ -e "$1" ] && [ "${3:-}" != ours ]; then
         chmod --reference="$1" "$kf_tmp" 2>/dev/null || chmod "$2" "$kf_tmp"
         chown --reference="$1" "$kf_tmp" 2>/dev/null || true
-    else
+    elif [ "$2" != "$kf_tmp_mode" ]; then
         chmod "$2" "$kf_tmp"
     fi
     mv -f "$kf_tmp" "$1"
@@ -374,7 +410,7 @@ kf_install() {
     if [ ! -x "$kf_stage/root$kf_shim" ]; then
         rm -rf "$kf_stage"; kf_report "$kf_id" failed "the release has no executable $kf_shim; nothing was installed"; return 1
     fi
-    printf '%s' "$kf_marker" | base64 -d >"$kf_stage/root/opt/kata/.katafleet-release"
+    printf '%s' "$kf_marker" >"$kf_stage/root/opt/kata/.katafleet-release"
     kf_release="$KF_RELEASES/$kf_rel"
     if [ "$(readlink /opt/kata 2>/dev/null)" = "kata-releases/$kf_rel" ]; then
         rm -rf "$kf_stage"; kf_report "$kf_id" failed "$kf_release is already the current release, yet its marker differs; remove it and run again"; return 1
@@ -395,8 +431,18 @@ kf_install() {
 # (fetch = "host"), downloaded by this host. Either way kf_install writes
 # them into staging and hashes them before anything is extracted.
 kf_release_bytes() {
-    if [ -z "$kf_url" ]; then head -c "$kf_size"; return; fi
-    { kf_download "$kf_url" "$kf_size" 2>"$kf_stage/download.err"; echo $? >"$kf_stage/download.rc"; } | head -c "$kf_size"
+    if [ -z "$kf_url" ]; then kf_bytes "$kf_size"; return; fi
+    { kf_download "$kf_url" "$kf_size" 2>"$kf_stage/download.err"; echo $? >"$kf_stage/download.rc"; } | kf_bytes "$kf_size"
+}
+
+# kf_bytes N: exactly the first N bytes of stdin (fewer if it ends first),
+# never one more. GNU dd copies them in 64 KiB blocks (`fullblock`: a short
+# read from the pipe does not end the count early); `head -c` reads 8 KiB at
+# a time, which costs several times the CPU (bench/NOTES.md). A dd without
+# these flags (BusyBox) refuses them before it reads a byte, and head takes
+# over.
+kf_bytes() {
+    dd bs=64K iflag=fullblock,count_bytes count="$1" status=none 2>/dev/null || head -c "$1"
 }
 
 # kf_download URL MAX_BYTES: the URL's body on stdout, with curl or wget
@@ -478,8 +524,8 @@ kf_prune_releases() {
 # atomic (temp file + rename) and synced, so no interruption loses it. A
 # record that cannot be written fails the run, loudly.
 kf_record() {
-    if ! kf_out=$(kf_put "$2" 644 "$3" 2>&1) || ! { sync "$2" 2>/dev/null || sync; }; then
-        kf_report "$1" failed "step $1 is done, but what katafleet owns could not be recorded in $2: $kf_out"
+    if ! kf_put_ours "$2" "$3" 2>"$KF_RUN/record.err" || ! { sync "$2" 2>/dev/null || sync; }; then
+        kf_report "$1" failed "step $1 is done, but what katafleet owns could not be recorded in $2: $(cat "$KF_RUN/record.err" 2>/dev/null)"
         exit 1
     fi
 }

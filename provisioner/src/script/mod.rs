@@ -83,19 +83,26 @@ pub(crate) fn write_cmds(w: &FileWrite) -> String {
     } else {
         String::new()
     };
-    format!(
-        "{backup}kf_put {} {:o} {}",
-        quote(&w.path),
-        w.mode,
-        b64(&w.content)
-    )
+    format!("{backup}{}", put_cmd(&w.path, w.mode, &w.content))
 }
 
-/// `script` with the base64 payload of every `kf_put 'PATH' MODE BASE64`
-/// replaced by a note of its size: what the run's log keeps of a script
-/// (the plan in the same log shows each file's content, masked).
+/// `kf_put PATH MODE 'TEXT'`: the content quoted as it is, which the host
+/// writes without a fork; `kf_put_b64` with base64 for content that a shell
+/// word cannot hold (a NUL byte).
+pub(crate) fn put_cmd(path: &str, mode: u32, content: &str) -> String {
+    if content.contains('\0') {
+        format!("kf_put_b64 {} {mode:o} {}", quote(path), b64(content))
+    } else {
+        format!("kf_put {} {mode:o} {}", quote(path), quote(content))
+    }
+}
+
+/// `script` with the content of every `kf_put 'PATH' MODE 'TEXT'` (or
+/// `kf_put_b64 'PATH' MODE BASE64`) replaced by a note of its size: what
+/// the run's log keeps of a script (the plan in the same log shows each
+/// file's content, masked).
 pub fn elide_payloads(script: &str) -> String {
-    const PUT: &str = "kf_put ";
+    const PUT: &str = "kf_put";
     if !script.contains(PUT) {
         return script.to_string();
     }
@@ -105,10 +112,18 @@ pub fn elide_payloads(script: &str) -> String {
         let (head, tail) = rest.split_at(at + PUT.len());
         out.push_str(head);
         rest = tail;
-        let Some(path_len) = quoted_len(rest) else {
+        let Some(args) = rest
+            .strip_prefix(' ')
+            .map(|a| (1, a))
+            .or_else(|| rest.strip_prefix("_b64 ").map(|a| (5, a)))
+        else {
             continue;
         };
-        let Some(mode_len) = rest[path_len..]
+        let (skip, args) = args;
+        let Some(path_len) = quoted_len(args) else {
+            continue;
+        };
+        let Some(mode_len) = args[path_len..]
             .strip_prefix(' ')
             .map(|m| m.find(|c: char| !c.is_ascii_digit()).unwrap_or(m.len()))
             .filter(|n| *n > 0)
@@ -116,21 +131,30 @@ pub fn elide_payloads(script: &str) -> String {
             continue;
         };
         let payload_at = path_len + 1 + mode_len;
-        let Some(payload) = rest[payload_at..].strip_prefix(' ') else {
+        let Some(payload) = args[payload_at..].strip_prefix(' ') else {
             continue;
         };
-        let len = payload
-            .find(|c: char| !(c.is_ascii_alphanumeric() || "+/=".contains(c)))
-            .unwrap_or(payload.len());
-        if len == 0 {
+        let Some((len, bytes)) = payload_len(payload) else {
             continue;
-        }
-        out.push_str(&rest[..payload_at + 1]);
-        out.push_str(&format!("<payload of about {} bytes elided>", len / 4 * 3));
+        };
+        out.push_str(&rest[..skip + payload_at + 1]);
+        out.push_str(&format!("<payload of about {bytes} bytes elided>"));
         rest = &payload[len..];
     }
     out.push_str(rest);
     out
+}
+
+/// The length of the content word at the start of `s`, quoted or base64,
+/// and about how many bytes it holds.
+fn payload_len(s: &str) -> Option<(usize, usize)> {
+    if let Some(len) = quoted_len(s) {
+        return Some((len, s[..len].replace("'\\''", "'").len() - 2));
+    }
+    let len = s
+        .find(|c: char| !(c.is_ascii_alphanumeric() || "+/=".contains(c)))
+        .unwrap_or(s.len());
+    (len > 0).then_some((len, len / 4 * 3))
 }
 
 /// The length of a word as [`quote`] writes it at the start of `s`.
@@ -156,6 +180,8 @@ pub fn with_prelude(body: &str) -> String {
 
 #[cfg(test)]
 mod hostile;
+#[cfg(test)]
+mod put_tests;
 
 #[cfg(test)]
 mod tests {

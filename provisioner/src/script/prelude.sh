@@ -42,8 +42,18 @@ kf_block() {
 # (STATUS: changed, ok, warn, failed); @@warn MSG for a problem that does not
 # fail the step.
 kf_begin() { printf '@@begin %s\n' "$1"; }
-kf_report() { printf '@@step %s %s %s\n' "$1" "$2" "$(kf_oneline "$3" | cut -c1-3000)"; }
-kf_warn() { printf '@@warn %s\n' "$(kf_oneline "$1" | cut -c1-3000)"; }
+kf_report() { kf_said "$3"; printf '@@step %s %s %s\n' "$1" "$2" "$kf_said"; }
+kf_warn() { kf_said "$1"; printf '@@warn %s\n' "$kf_said"; }
+# $1 as one line of at most 3000 bytes, in $kf_said. Most messages are
+# that already, and then it costs no fork: a run reports every step.
+kf_said() {
+    kf_said=$1
+    case $kf_said in
+        *"
+"*) kf_said=$(kf_oneline "$kf_said" | cut -c1-3000) ;;
+        *) [ "${#kf_said}" -le 3000 ] || kf_said=$(printf '%s' "$kf_said" | cut -c1-3000) ;;
+    esac
+}
 
 # NixOS: the NIX_PATH its login shells get from /etc/set-environment (sudo
 # and plain `sh -c` may start without it), so that `<nixpkgs>` and

@@ -42,8 +42,18 @@ kf_block() {
 # (STATUS: changed, ok, warn, failed); @@warn MSG for a problem that does not
 # fail the step.
 kf_begin() { printf '@@begin %s\n' "$1"; }
-kf_report() { printf '@@step %s %s %s\n' "$1" "$2" "$(kf_oneline "$3" | cut -c1-3000)"; }
-kf_warn() { printf '@@warn %s\n' "$(kf_oneline "$1" | cut -c1-3000)"; }
+kf_report() { kf_said "$3"; printf '@@step %s %s %s\n' "$1" "$2" "$kf_said"; }
+kf_warn() { kf_said "$1"; printf '@@warn %s\n' "$kf_said"; }
+# $1 as one line of at most 3000 bytes, in $kf_said. Most messages are
+# that already, and then it costs no fork: a run reports every step.
+kf_said() {
+    kf_said=$1
+    case $kf_said in
+        *"
+"*) kf_said=$(kf_oneline "$kf_said" | cut -c1-3000) ;;
+        *) [ "${#kf_said}" -le 3000 ] || kf_said=$(printf '%s' "$kf_said" | cut -c1-3000) ;;
+    esac
+}
 
 # NixOS: the NIX_PATH its login shells get from /etc/set-environment (sudo
 # and plain `sh -c` may start without it), so that `<nixpkgs>` and
@@ -114,16 +124,52 @@ kf_parent() {
 }
 
 # Atomic write: temp file in the same directory, then rename. An existing
-# file keeps its owner and mode.
+# file keeps its owner and mode. kf_put PATH MODE TEXT takes the content as
+# it is (one quoted word, written by printf: no fork); kf_put_b64 PATH MODE
+# BASE64 takes what a shell word cannot hold (a NUL byte).
 kf_put() {
+    kf_put_open "$1" || return 1
+    if ! printf '%s' "$3" >>"$kf_tmp"; then rm -f "$kf_tmp"; return 1; fi
+    kf_put_close "$1" "$2"
+}
+
+# A file only katafleet writes (its record): 644 and root's, whatever the
+# one it replaces was, so nothing is copied from it.
+kf_put_ours() {
+    kf_put_open "$1" || return 1
+    if ! printf '%s' "$2" >>"$kf_tmp"; then rm -f "$kf_tmp"; return 1; fi
+    kf_put_close "$1" 644 ours
+}
+
+kf_put_b64() {
+    kf_put_open "$1" || return 1
+    if ! printf '%s' "$3" | base64 -d >>"$kf_tmp"; then rm -f "$kf_tmp"; return 1; fi
+    kf_put_close "$1" "$2"
+}
+
+# An empty temp file beside $1, as $kf_tmp. Its name is this script's own
+# and it is created exclusively (noclobber opens with O_EXCL), which costs
+# no fork; mktemp only when that name is taken. Made by the shell under
+# umask 022, it is 644 already.
+kf_seq=0
+kf_put_open() {
     case $1 in /etc/containerd/*) kf_unseen ;; esac
     kf_parent "$1" || return 1
-    kf_tmp=$(mktemp "$kf_dir/.katafleet.XXXXXX") || return 1
-    if ! printf '%s' "$3" | base64 -d >"$kf_tmp"; then rm -f "$kf_tmp"; return 1; fi
-    if [ -e "$1" ]; then
+    kf_seq=$((kf_seq + 1))
+    kf_tmp="$kf_dir/.katafleet.$$.$kf_seq" kf_tmp_mode=644
+    if [ -e "$kf_tmp" ] || [ -L "$kf_tmp" ] || ! { set -C && : >"$kf_tmp"; } 2>/dev/null; then
+        set +C
+        kf_tmp=$(mktemp "$kf_dir/.katafleet.XXXXXX") || return 1
+        kf_tmp_mode=600
+    fi
+    set +C
+}
+
+kf_put_close() {
+    if [ -e "$1" ] && [ "${3:-}" != ours ]; then
         chmod --reference="$1" "$kf_tmp" 2>/dev/null || chmod "$2" "$kf_tmp"
         chown --reference="$1" "$kf_tmp" 2>/dev/null || true
-    else
+    elif [ "$2" != "$kf_tmp_mode" ]; then
         chmod "$2" "$kf_tmp"
     fi
     mv -f "$kf_tmp" "$1"
@@ -447,7 +493,7 @@ kf_install() {
     if [ ! -x "$kf_stage/root$kf_shim" ]; then
         rm -rf "$kf_stage"; kf_report "$kf_id" failed "the release has no executable $kf_shim; nothing was installed"; return 1
     fi
-    printf '%s' "$kf_marker" | base64 -d >"$kf_stage/root/opt/kata/.katafleet-release"
+    printf '%s' "$kf_marker" >"$kf_stage/root/opt/kata/.katafleet-release"
     kf_release="$KF_RELEASES/$kf_rel"
     if [ "$(readlink /opt/kata 2>/dev/null)" = "kata-releases/$kf_rel" ]; then
         rm -rf "$kf_stage"; kf_report "$kf_id" failed "$kf_release is already the current release, yet its marker differs; remove it and run again"; return 1
@@ -468,8 +514,18 @@ kf_install() {
 # (fetch = "host"), downloaded by this host. Either way kf_install writes
 # them into staging and hashes them before anything is extracted.
 kf_release_bytes() {
-    if [ -z "$kf_url" ]; then head -c "$kf_size"; return; fi
-    { kf_download "$kf_url" "$kf_size" 2>"$kf_stage/download.err"; echo $? >"$kf_stage/download.rc"; } | head -c "$kf_size"
+    if [ -z "$kf_url" ]; then kf_bytes "$kf_size"; return; fi
+    { kf_download "$kf_url" "$kf_size" 2>"$kf_stage/download.err"; echo $? >"$kf_stage/download.rc"; } | kf_bytes "$kf_size"
+}
+
+# kf_bytes N: exactly the first N bytes of stdin (fewer if it ends first),
+# never one more. GNU dd copies them in 64 KiB blocks (`fullblock`: a short
+# read from the pipe does not end the count early); `head -c` reads 8 KiB at
+# a time, which costs several times the CPU (bench/NOTES.md). A dd without
+# these flags (BusyBox) refuses them before it reads a byte, and head takes
+# over.
+kf_bytes() {
+    dd bs=64K iflag=fullblock,count_bytes count="$1" status=none 2>/dev/null || head -c "$1"
 }
 
 # kf_download URL MAX_BYTES: the URL's body on stdout, with curl or wget
@@ -551,8 +607,8 @@ kf_prune_releases() {
 # atomic (temp file + rename) and synced, so no interruption loses it. A
 # record that cannot be written fails the run, loudly.
 kf_record() {
-    if ! kf_out=$(kf_put "$2" 644 "$3" 2>&1) || ! { sync "$2" 2>/dev/null || sync; }; then
-        kf_report "$1" failed "step $1 is done, but what katafleet owns could not be recorded in $2: $kf_out"
+    if ! kf_put_ours "$2" "$3" 2>"$KF_RUN/record.err" || ! { sync "$2" 2>/dev/null || sync; }; then
+        kf_report "$1" failed "step $1 is done, but what katafleet owns could not be recorded in $2: $(cat "$KF_RUN/record.err" 2>/dev/null)"
         exit 1
     fi
 }
@@ -812,34 +868,160 @@ kf_docker_lacks() {
 kf_txn_begin
 
 kf_begin 1
-kf_install 1 123456789 'ac7429e6c4f82be0c00132fb8df9433eb14a2fa03b1292bf30bffd04a4a0bffa' 'zstd -d' '/opt/kata/runtime-rs/bin/containerd-shim-kata-v2' dmVyc2lvbj00LjIuMApydW50aW1lPXJ1c3QKc2hhMjU2PWFjNzQyOWU2YzRmODJiZTBjMDAxMzJmYjhkZjk0MzNlYjE0YTJmYTAzYjEyOTJiZjMwYmZmZDA0YTRhMGJmZmEKYXNzZXQ9a2F0YS1zdGF0aWMtNC4yLjAtYW1kNjQudGFyLnpzdAppbnN0YWxsZWQtYnk9a2F0YWZsZWV0IDAuMC4wLWdvbGRlbgo= 1 0 '4.2.0-rust-ac7429e6c4f8' '' || exit 1
+kf_install 1 123456789 'ac7429e6c4f82be0c00132fb8df9433eb14a2fa03b1292bf30bffd04a4a0bffa' 'zstd -d' '/opt/kata/runtime-rs/bin/containerd-shim-kata-v2' 'version=4.2.0
+runtime=rust
+sha256=ac7429e6c4f82be0c00132fb8df9433eb14a2fa03b1292bf30bffd04a4a0bffa
+asset=kata-static-4.2.0-amd64.tar.zst
+installed-by=katafleet 0.0.0-golden
+' 1 0 '4.2.0-rust-ac7429e6c4f8' '' || exit 1
 kf_report 1 changed 'installed kata-static-4.2.0-amd64.tar.zst'
-kf_record 1 '/var/lib/katafleet/manifest.json' ewogICJmaWxlcyI6IHt9LAogICJjb250YWluZXJkX2hhbmRsZXJzIjogW10sCiAgImRvY2tlcl9ydW50aW1lcyI6IFtdCn0K
+kf_record 1 '/var/lib/katafleet/manifest.json' '{
+  "files": {},
+  "containerd_handlers": [],
+  "docker_runtimes": []
+}
+'
 
 kf_begin 2
 kf_keep '/opt/kata/share/defaults/kata-containers/runtime-rs/config.d/50-katafleet.toml'
-kf_put '/opt/kata/share/defaults/kata-containers/runtime-rs/config.d/50-katafleet.toml' 644 IyBNYW5hZ2VkIGJ5IGthdGFmbGVldDogS2F0YSBzZXR0aW5ncyBmb3IgdGhpcyBob3N0LiBFZGl0IHRoZSBpbnZlbnRvcnksIG5vdAojIHRoaXMgZmlsZTsga2F0YWZsZWV0IHJld3JpdGVzIGl0IG9uIGV2ZXJ5IHByb3Zpc2lvbi4KCltoeXBlcnZpc29yLnFlbXVdCmRlZmF1bHRfbWVtb3J5ID0gMjA0OApkZWZhdWx0X3ZjcHVzID0gMQplbmFibGVfZGVidWcgPSBmYWxzZQojIE9ubHkgdGhlc2UgYW5ub3RhdGlvbnMgbWF5IGNoYW5nZSBhIHNhbmRib3ggKHNlZSBHSFNBLXJyNTkteHh2eC05NnFyKS4KZW5hYmxlX2Fubm90YXRpb25zID0gWyJkZWZhdWx0X21lbW9yeSIsICJkZWZhdWx0X3ZjcHVzIl0KClthZ2VudC5rYXRhXQplbmFibGVfZGVidWcgPSBmYWxzZQoKW3J1bnRpbWVdCmVuYWJsZV9kZWJ1ZyA9IGZhbHNlCg==
+kf_put '/opt/kata/share/defaults/kata-containers/runtime-rs/config.d/50-katafleet.toml' 644 '# Managed by katafleet: Kata settings for this host. Edit the inventory, not
+# this file; katafleet rewrites it on every provision.
+
+[hypervisor.qemu]
+default_memory = 2048
+default_vcpus = 1
+enable_debug = false
+# Only these annotations may change a sandbox (see GHSA-rr59-xxvx-96qr).
+enable_annotations = ["default_memory", "default_vcpus"]
+
+[agent.kata]
+enable_debug = false
+
+[runtime]
+enable_debug = false
+'
 if [ $? -ne 0 ]; then kf_report 2 failed 'cannot write /opt/kata/share/defaults/kata-containers/runtime-rs/config.d/50-katafleet.toml'; exit 1; fi
 kf_report 2 changed 'wrote /opt/kata/share/defaults/kata-containers/runtime-rs/config.d/50-katafleet.toml'
-kf_record 2 '/var/lib/katafleet/manifest.json' ewogICJmaWxlcyI6IHsKICAgICIvb3B0L2thdGEvc2hhcmUvZGVmYXVsdHMva2F0YS1jb250YWluZXJzL3J1bnRpbWUtcnMvY29uZmlnLmQvNTAta2F0YWZsZWV0LnRvbWwiOiB7CiAgICAgICJzaGEyNTYiOiAiMWNjZDM0MjM1MzZlNGFjMWVhYWZmYmVkMWUwMWM2MDcyYmVkMTM0NDMwMWQ2MTQ1ZGE3ZDc1Zjk0YjY0MWY3NyIsCiAgICAgICJjcmVhdGVkIjogdHJ1ZQogICAgfQogIH0sCiAgImNvbnRhaW5lcmRfaGFuZGxlcnMiOiBbXSwKICAiZG9ja2VyX3J1bnRpbWVzIjogW10KfQo=
+kf_record 2 '/var/lib/katafleet/manifest.json' '{
+  "files": {
+    "/opt/kata/share/defaults/kata-containers/runtime-rs/config.d/50-katafleet.toml": {
+      "sha256": "1ccd3423536e4ac1eaaffbed1e01c6072bed1344301d6145da7d75f94b641f77",
+      "created": true
+    }
+  },
+  "containerd_handlers": [],
+  "docker_runtimes": []
+}
+'
 
 kf_begin 3
 kf_keep '/etc/modules-load.d/katafleet.conf'
-kf_put '/etc/modules-load.d/katafleet.conf' 644 IyBNYW5hZ2VkIGJ5IGthdGFmbGVldDoga2VybmVsIG1vZHVsZXMgS2F0YSBDb250YWluZXJzIG5lZWRzIGF0IGJvb3QuCmt2bQprdm1faW50ZWwKdmhvc3QKdmhvc3RfbmV0CnZob3N0X3Zzb2NrCg==
+kf_put '/etc/modules-load.d/katafleet.conf' 644 '# Managed by katafleet: kernel modules Kata Containers needs at boot.
+kvm
+kvm_intel
+vhost
+vhost_net
+vhost_vsock
+'
 if [ $? -ne 0 ]; then kf_report 3 failed 'cannot write /etc/modules-load.d/katafleet.conf'; exit 1; fi
 kf_report 3 changed 'wrote /etc/modules-load.d/katafleet.conf'
-kf_record 3 '/var/lib/katafleet/manifest.json' ewogICJmaWxlcyI6IHsKICAgICIvZXRjL21vZHVsZXMtbG9hZC5kL2thdGFmbGVldC5jb25mIjogewogICAgICAic2hhMjU2IjogImRkNzEwOTViNTQ4MDM0NGEyMjRlZTdmNGRjNjcxMDdkMTg3NGQwZGJiYzRiNTIwYTkyYjIwYjhiMzNlNmE1YzAiLAogICAgICAiY3JlYXRlZCI6IHRydWUKICAgIH0sCiAgICAiL29wdC9rYXRhL3NoYXJlL2RlZmF1bHRzL2thdGEtY29udGFpbmVycy9ydW50aW1lLXJzL2NvbmZpZy5kLzUwLWthdGFmbGVldC50b21sIjogewogICAgICAic2hhMjU2IjogIjFjY2QzNDIzNTM2ZTRhYzFlYWFmZmJlZDFlMDFjNjA3MmJlZDEzNDQzMDFkNjE0NWRhN2Q3NWY5NGI2NDFmNzciLAogICAgICAiY3JlYXRlZCI6IHRydWUKICAgIH0KICB9LAogICJjb250YWluZXJkX2hhbmRsZXJzIjogW10sCiAgImRvY2tlcl9ydW50aW1lcyI6IFtdCn0K
+kf_record 3 '/var/lib/katafleet/manifest.json' '{
+  "files": {
+    "/etc/modules-load.d/katafleet.conf": {
+      "sha256": "dd71095b5480344a224ee7f4dc67107d1874d0dbbc4b520a92b20b8b33e6a5c0",
+      "created": true
+    },
+    "/opt/kata/share/defaults/kata-containers/runtime-rs/config.d/50-katafleet.toml": {
+      "sha256": "1ccd3423536e4ac1eaaffbed1e01c6072bed1344301d6145da7d75f94b641f77",
+      "created": true
+    }
+  },
+  "containerd_handlers": [],
+  "docker_runtimes": []
+}
+'
 
 kf_begin 4
 kf_failed=''
 for m in 'vhost' 'vhost_net' 'vhost_vsock'; do modprobe "$m" 2>/dev/null || kf_failed="$kf_failed $m"; done
 if [ -n "$kf_failed" ]; then kf_report 4 failed "modprobe failed for:$kf_failed"; exit 1; fi
 kf_report 4 changed 'loaded vhost vhost_net vhost_vsock'
-kf_record 4 '/var/lib/katafleet/manifest.json' ewogICJmaWxlcyI6IHsKICAgICIvZXRjL21vZHVsZXMtbG9hZC5kL2thdGFmbGVldC5jb25mIjogewogICAgICAic2hhMjU2IjogImRkNzEwOTViNTQ4MDM0NGEyMjRlZTdmNGRjNjcxMDdkMTg3NGQwZGJiYzRiNTIwYTkyYjIwYjhiMzNlNmE1YzAiLAogICAgICAiY3JlYXRlZCI6IHRydWUKICAgIH0sCiAgICAiL29wdC9rYXRhL3NoYXJlL2RlZmF1bHRzL2thdGEtY29udGFpbmVycy9ydW50aW1lLXJzL2NvbmZpZy5kLzUwLWthdGFmbGVldC50b21sIjogewogICAgICAic2hhMjU2IjogIjFjY2QzNDIzNTM2ZTRhYzFlYWFmZmJlZDFlMDFjNjA3MmJlZDEzNDQzMDFkNjE0NWRhN2Q3NWY5NGI2NDFmNzciLAogICAgICAiY3JlYXRlZCI6IHRydWUKICAgIH0KICB9LAogICJjb250YWluZXJkX2hhbmRsZXJzIjogW10sCiAgImRvY2tlcl9ydW50aW1lcyI6IFtdCn0K
+kf_record 4 '/var/lib/katafleet/manifest.json' '{
+  "files": {
+    "/etc/modules-load.d/katafleet.conf": {
+      "sha256": "dd71095b5480344a224ee7f4dc67107d1874d0dbbc4b520a92b20b8b33e6a5c0",
+      "created": true
+    },
+    "/opt/kata/share/defaults/kata-containers/runtime-rs/config.d/50-katafleet.toml": {
+      "sha256": "1ccd3423536e4ac1eaaffbed1e01c6072bed1344301d6145da7d75f94b641f77",
+      "created": true
+    }
+  },
+  "containerd_handlers": [],
+  "docker_runtimes": []
+}
+'
 
 kf_begin 5
 kf_keep '/etc/containerd/config.toml'
-if ! { kf_backup_once '/etc/containerd/config.toml' && kf_put '/etc/containerd/config.toml' 644 dmVyc2lvbiA9IDIKCltwbHVnaW5zXQogIFtwbHVnaW5zLiJpby5jb250YWluZXJkLmdycGMudjEuY3JpIl0KICAgIFtwbHVnaW5zLiJpby5jb250YWluZXJkLmdycGMudjEuY3JpIi5jbmldCiAgICAgIGJpbl9kaXIgPSAiL3Vzci9saWIvY25pIgogICAgICBjb25mX2RpciA9ICIvZXRjL2NuaS9uZXQuZCIKCiMga2F0YWZsZWV0OiBtYW5hZ2VkIEthdGEgcnVudGltZSAocmVjb3JkZWQgaW4gL3Zhci9saWIva2F0YWZsZWV0L21hbmlmZXN0Lmpzb24pCltwbHVnaW5zLiJpby5jb250YWluZXJkLmdycGMudjEuY3JpIi5jb250YWluZXJkLnJ1bnRpbWVzLmthdGFdCnJ1bnRpbWVfdHlwZSA9ICJpby5jb250YWluZXJkLmthdGEudjIiCnJ1bnRpbWVfcGF0aCA9ICIvb3B0L2thdGEvcnVudGltZS1ycy9iaW4vY29udGFpbmVyZC1zaGltLWthdGEtdjIiCnByaXZpbGVnZWRfd2l0aG91dF9ob3N0X2RldmljZXMgPSB0cnVlCnBvZF9hbm5vdGF0aW9ucyA9IFsiaW8ua2F0YWNvbnRhaW5lcnMuY29uZmlnLmh5cGVydmlzb3IuZGVmYXVsdF9tZW1vcnkiLCAiaW8ua2F0YWNvbnRhaW5lcnMuY29uZmlnLmh5cGVydmlzb3IuZGVmYXVsdF92Y3B1cyJdCgpbcGx1Z2lucy4iaW8uY29udGFpbmVyZC5ncnBjLnYxLmNyaSIuY29udGFpbmVyZC5ydW50aW1lcy5rYXRhLm9wdGlvbnNdCkNvbmZpZ1BhdGggPSAiL29wdC9rYXRhL3NoYXJlL2RlZmF1bHRzL2thdGEtY29udGFpbmVycy9ydW50aW1lLXJzL2NvbmZpZ3VyYXRpb24tcWVtdS1ydW50aW1lLXJzLnRvbWwiCgojIGthdGFmbGVldDogbWFuYWdlZCBLYXRhIHJ1bnRpbWUgKHJlY29yZGVkIGluIC92YXIvbGliL2thdGFmbGVldC9tYW5pZmVzdC5qc29uKQpbcGx1Z2lucy4iaW8uY29udGFpbmVyZC5ncnBjLnYxLmNyaSIuY29udGFpbmVyZC5ydW50aW1lcy5rYXRhLXFlbXVdCnJ1bnRpbWVfdHlwZSA9ICJpby5jb250YWluZXJkLmthdGEudjIiCnJ1bnRpbWVfcGF0aCA9ICIvb3B0L2thdGEvcnVudGltZS1ycy9iaW4vY29udGFpbmVyZC1zaGltLWthdGEtdjIiCnByaXZpbGVnZWRfd2l0aG91dF9ob3N0X2RldmljZXMgPSB0cnVlCnBvZF9hbm5vdGF0aW9ucyA9IFsiaW8ua2F0YWNvbnRhaW5lcnMuY29uZmlnLmh5cGVydmlzb3IuZGVmYXVsdF9tZW1vcnkiLCAiaW8ua2F0YWNvbnRhaW5lcnMuY29uZmlnLmh5cGVydmlzb3IuZGVmYXVsdF92Y3B1cyJdCgpbcGx1Z2lucy4iaW8uY29udGFpbmVyZC5ncnBjLnYxLmNyaSIuY29udGFpbmVyZC5ydW50aW1lcy5rYXRhLXFlbXUub3B0aW9uc10KQ29uZmlnUGF0aCA9ICIvb3B0L2thdGEvc2hhcmUvZGVmYXVsdHMva2F0YS1jb250YWluZXJzL3J1bnRpbWUtcnMvY29uZmlndXJhdGlvbi1xZW11LXJ1bnRpbWUtcnMudG9tbCIKCiMga2F0YWZsZWV0OiBjb250YWluZXJkJ3MgZGVmYXVsdCBydW50aW1lLCBzcGVsbGVkIG91dCBiZWNhdXNlIGEgcnVudGltZXMKIyB0YWJsZSBpbiB0aGlzIGZpbGUgcmVwbGFjZXMgY29udGFpbmVyZCAxLngncyBidWlsdC1pbiBvbmVzICh3aXRob3V0IGl0IHRoZQojIENSSSBwbHVnaW4gZmFpbHMgdG8gbG9hZDogbm8gcnVudGltZSBmb3IgZGVmYXVsdF9ydW50aW1lX25hbWUpCltwbHVnaW5zLiJpby5jb250YWluZXJkLmdycGMudjEuY3JpIi5jb250YWluZXJkLnJ1bnRpbWVzLnJ1bmNdCmJhc2VfcnVudGltZV9zcGVjID0gIiIKY25pX2NvbmZfZGlyID0gIiIKY25pX21heF9jb25mX251bSA9IDAKY29udGFpbmVyX2Fubm90YXRpb25zID0gW10KcG9kX2Fubm90YXRpb25zID0gW10KcHJpdmlsZWdlZF93aXRob3V0X2hvc3RfZGV2aWNlcyA9IGZhbHNlCnJ1bnRpbWVfZW5naW5lID0gIiIKcnVudGltZV9wYXRoID0gIiIKcnVudGltZV9yb290ID0gIiIKcnVudGltZV90eXBlID0gImlvLmNvbnRhaW5lcmQucnVuYy52MiIKCltwbHVnaW5zLiJpby5jb250YWluZXJkLmdycGMudjEuY3JpIi5jb250YWluZXJkLnJ1bnRpbWVzLnJ1bmMub3B0aW9uc10KQmluYXJ5TmFtZSA9ICIiCkNyaXVJbWFnZVBhdGggPSAiIgpDcml1UGF0aCA9ICIiCkNyaXVXb3JrUGF0aCA9ICIiCklvR2lkID0gMApJb1VpZCA9IDAKTm9OZXdLZXlyaW5nID0gZmFsc2UKTm9QaXZvdFJvb3QgPSBmYWxzZQpSb290ID0gIiIKU2hpbUNncm91cCA9ICIiClN5c3RlbWRDZ3JvdXAgPSBmYWxzZQogIFtwbHVnaW5zLiJpby5jb250YWluZXJkLmludGVybmFsLnYxLm9wdCJdCiAgICBwYXRoID0gIi92YXIvbGliL2NvbnRhaW5lcmQvb3B0Igo=; }; then kf_revert '/etc/containerd/config.toml'; kf_report 5 failed 'cannot write the containerd configuration; nothing changed'; exit 1; fi
+if ! { kf_backup_once '/etc/containerd/config.toml' && kf_put '/etc/containerd/config.toml' 644 'version = 2
+
+[plugins]
+  [plugins."io.containerd.grpc.v1.cri"]
+    [plugins."io.containerd.grpc.v1.cri".cni]
+      bin_dir = "/usr/lib/cni"
+      conf_dir = "/etc/cni/net.d"
+
+# katafleet: managed Kata runtime (recorded in /var/lib/katafleet/manifest.json)
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.kata]
+runtime_type = "io.containerd.kata.v2"
+runtime_path = "/opt/kata/runtime-rs/bin/containerd-shim-kata-v2"
+privileged_without_host_devices = true
+pod_annotations = ["io.katacontainers.config.hypervisor.default_memory", "io.katacontainers.config.hypervisor.default_vcpus"]
+
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.kata.options]
+ConfigPath = "/opt/kata/share/defaults/kata-containers/runtime-rs/configuration-qemu-runtime-rs.toml"
+
+# katafleet: managed Kata runtime (recorded in /var/lib/katafleet/manifest.json)
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.kata-qemu]
+runtime_type = "io.containerd.kata.v2"
+runtime_path = "/opt/kata/runtime-rs/bin/containerd-shim-kata-v2"
+privileged_without_host_devices = true
+pod_annotations = ["io.katacontainers.config.hypervisor.default_memory", "io.katacontainers.config.hypervisor.default_vcpus"]
+
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.kata-qemu.options]
+ConfigPath = "/opt/kata/share/defaults/kata-containers/runtime-rs/configuration-qemu-runtime-rs.toml"
+
+# katafleet: containerd'\''s default runtime, spelled out because a runtimes
+# table in this file replaces containerd 1.x'\''s built-in ones (without it the
+# CRI plugin fails to load: no runtime for default_runtime_name)
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+base_runtime_spec = ""
+cni_conf_dir = ""
+cni_max_conf_num = 0
+container_annotations = []
+pod_annotations = []
+privileged_without_host_devices = false
+runtime_engine = ""
+runtime_path = ""
+runtime_root = ""
+runtime_type = "io.containerd.runc.v2"
+
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+BinaryName = ""
+CriuImagePath = ""
+CriuPath = ""
+CriuWorkPath = ""
+IoGid = 0
+IoUid = 0
+NoNewKeyring = false
+NoPivotRoot = false
+Root = ""
+ShimCgroup = ""
+SystemdCgroup = false
+  [plugins."io.containerd.internal.v1.opt"]
+    path = "/var/lib/containerd/opt"
+'; }; then kf_revert '/etc/containerd/config.toml'; kf_report 5 failed 'cannot write the containerd configuration; nothing changed'; exit 1; fi
 if ! kf_out=$(timeout 30 containerd --config '/etc/containerd/config.toml' config dump 2>&1 >/dev/null); then kf_revert '/etc/containerd/config.toml'; kf_report 5 failed "containerd rejected the new configuration, so the old one is back and containerd was not touched: $kf_out"; exit 1; fi
 if kf_running containerd; then
     if ! kf_containerd_restart 1 'kata' 'kata-qemu' >"$KF_RUN/activate.log" 2>&1; then
@@ -854,8 +1036,55 @@ if kf_running containerd; then
 else
     kf_report 5 warn "configured containerd; $KF_NOTE"
 fi
-kf_record 5 '/var/lib/katafleet/manifest.json' ewogICJmaWxlcyI6IHsKICAgICIvZXRjL2NvbnRhaW5lcmQvY29uZmlnLnRvbWwiOiB7CiAgICAgICJzaGEyNTYiOiAiNDUyNzRkOTZhZDgyMDliZGFmZmYyMDA1OTZhMjc0NmIyMjZkMDA1MTUyMWU5NzA1M2EyMzA4NThiZWJkZDExOCIsCiAgICAgICJjcmVhdGVkIjogZmFsc2UsCiAgICAgICJiYWNrdXAiOiAiL3Zhci9saWIva2F0YWZsZWV0L2JhY2t1cC9ldGMvY29udGFpbmVyZC9jb25maWcudG9tbCIKICAgIH0sCiAgICAiL2V0Yy9tb2R1bGVzLWxvYWQuZC9rYXRhZmxlZXQuY29uZiI6IHsKICAgICAgInNoYTI1NiI6ICJkZDcxMDk1YjU0ODAzNDRhMjI0ZWU3ZjRkYzY3MTA3ZDE4NzRkMGRiYmM0YjUyMGE5MmIyMGI4YjMzZTZhNWMwIiwKICAgICAgImNyZWF0ZWQiOiB0cnVlCiAgICB9LAogICAgIi9vcHQva2F0YS9zaGFyZS9kZWZhdWx0cy9rYXRhLWNvbnRhaW5lcnMvcnVudGltZS1ycy9jb25maWcuZC81MC1rYXRhZmxlZXQudG9tbCI6IHsKICAgICAgInNoYTI1NiI6ICIxY2NkMzQyMzUzNmU0YWMxZWFhZmZiZWQxZTAxYzYwNzJiZWQxMzQ0MzAxZDYxNDVkYTdkNzVmOTRiNjQxZjc3IiwKICAgICAgImNyZWF0ZWQiOiB0cnVlCiAgICB9CiAgfSwKICAiY29udGFpbmVyZF9oYW5kbGVycyI6IFsKICAgICJrYXRhIiwKICAgICJrYXRhLXFlbXUiCiAgXSwKICAiZG9ja2VyX3J1bnRpbWVzIjogW10KfQo=
+kf_record 5 '/var/lib/katafleet/manifest.json' '{
+  "files": {
+    "/etc/containerd/config.toml": {
+      "sha256": "45274d96ad8209bdafff200596a2746b226d0051521e97053a230858bebdd118",
+      "created": false,
+      "backup": "/var/lib/katafleet/backup/etc/containerd/config.toml"
+    },
+    "/etc/modules-load.d/katafleet.conf": {
+      "sha256": "dd71095b5480344a224ee7f4dc67107d1874d0dbbc4b520a92b20b8b33e6a5c0",
+      "created": true
+    },
+    "/opt/kata/share/defaults/kata-containers/runtime-rs/config.d/50-katafleet.toml": {
+      "sha256": "1ccd3423536e4ac1eaaffbed1e01c6072bed1344301d6145da7d75f94b641f77",
+      "created": true
+    }
+  },
+  "containerd_handlers": [
+    "kata",
+    "kata-qemu"
+  ],
+  "docker_runtimes": []
+}
+'
 
-kf_record 5 '/var/lib/katafleet/manifest.json' ewogICJmaWxlcyI6IHsKICAgICIvZXRjL2NvbnRhaW5lcmQvY29uZmlnLnRvbWwiOiB7CiAgICAgICJzaGEyNTYiOiAiNDUyNzRkOTZhZDgyMDliZGFmZmYyMDA1OTZhMjc0NmIyMjZkMDA1MTUyMWU5NzA1M2EyMzA4NThiZWJkZDExOCIsCiAgICAgICJjcmVhdGVkIjogZmFsc2UsCiAgICAgICJiYWNrdXAiOiAiL3Zhci9saWIva2F0YWZsZWV0L2JhY2t1cC9ldGMvY29udGFpbmVyZC9jb25maWcudG9tbCIKICAgIH0sCiAgICAiL2V0Yy9tb2R1bGVzLWxvYWQuZC9rYXRhZmxlZXQuY29uZiI6IHsKICAgICAgInNoYTI1NiI6ICJkZDcxMDk1YjU0ODAzNDRhMjI0ZWU3ZjRkYzY3MTA3ZDE4NzRkMGRiYmM0YjUyMGE5MmIyMGI4YjMzZTZhNWMwIiwKICAgICAgImNyZWF0ZWQiOiB0cnVlCiAgICB9LAogICAgIi9vcHQva2F0YS9zaGFyZS9kZWZhdWx0cy9rYXRhLWNvbnRhaW5lcnMvcnVudGltZS1ycy9jb25maWcuZC81MC1rYXRhZmxlZXQudG9tbCI6IHsKICAgICAgInNoYTI1NiI6ICIxY2NkMzQyMzUzNmU0YWMxZWFhZmZiZWQxZTAxYzYwNzJiZWQxMzQ0MzAxZDYxNDVkYTdkNzVmOTRiNjQxZjc3IiwKICAgICAgImNyZWF0ZWQiOiB0cnVlCiAgICB9CiAgfSwKICAiY29udGFpbmVyZF9oYW5kbGVycyI6IFsKICAgICJrYXRhIiwKICAgICJrYXRhLXFlbXUiCiAgXSwKICAiZG9ja2VyX3J1bnRpbWVzIjogW10KfQo=
-kf_put /var/lib/katafleet/last-provision 644 "$(printf 'time=%s\nkatafleet=%s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" '0.0.0-golden' | base64 | tr -d '\n')"
+kf_record 5 '/var/lib/katafleet/manifest.json' '{
+  "files": {
+    "/etc/containerd/config.toml": {
+      "sha256": "45274d96ad8209bdafff200596a2746b226d0051521e97053a230858bebdd118",
+      "created": false,
+      "backup": "/var/lib/katafleet/backup/etc/containerd/config.toml"
+    },
+    "/etc/modules-load.d/katafleet.conf": {
+      "sha256": "dd71095b5480344a224ee7f4dc67107d1874d0dbbc4b520a92b20b8b33e6a5c0",
+      "created": true
+    },
+    "/opt/kata/share/defaults/kata-containers/runtime-rs/config.d/50-katafleet.toml": {
+      "sha256": "1ccd3423536e4ac1eaaffbed1e01c6072bed1344301d6145da7d75f94b641f77",
+      "created": true
+    }
+  },
+  "containerd_handlers": [
+    "kata",
+    "kata-qemu"
+  ],
+  "docker_runtimes": []
+}
+'
+kf_when=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+kf_put_ours /var/lib/katafleet/last-provision "time=$kf_when"'
+katafleet=0.0.0-golden
+'
 exit 0

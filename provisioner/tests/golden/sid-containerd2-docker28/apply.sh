@@ -42,8 +42,18 @@ kf_block() {
 # (STATUS: changed, ok, warn, failed); @@warn MSG for a problem that does not
 # fail the step.
 kf_begin() { printf '@@begin %s\n' "$1"; }
-kf_report() { printf '@@step %s %s %s\n' "$1" "$2" "$(kf_oneline "$3" | cut -c1-3000)"; }
-kf_warn() { printf '@@warn %s\n' "$(kf_oneline "$1" | cut -c1-3000)"; }
+kf_report() { kf_said "$3"; printf '@@step %s %s %s\n' "$1" "$2" "$kf_said"; }
+kf_warn() { kf_said "$1"; printf '@@warn %s\n' "$kf_said"; }
+# $1 as one line of at most 3000 bytes, in $kf_said. Most messages are
+# that already, and then it costs no fork: a run reports every step.
+kf_said() {
+    kf_said=$1
+    case $kf_said in
+        *"
+"*) kf_said=$(kf_oneline "$kf_said" | cut -c1-3000) ;;
+        *) [ "${#kf_said}" -le 3000 ] || kf_said=$(printf '%s' "$kf_said" | cut -c1-3000) ;;
+    esac
+}
 
 # NixOS: the NIX_PATH its login shells get from /etc/set-environment (sudo
 # and plain `sh -c` may start without it), so that `<nixpkgs>` and
@@ -114,16 +124,52 @@ kf_parent() {
 }
 
 # Atomic write: temp file in the same directory, then rename. An existing
-# file keeps its owner and mode.
+# file keeps its owner and mode. kf_put PATH MODE TEXT takes the content as
+# it is (one quoted word, written by printf: no fork); kf_put_b64 PATH MODE
+# BASE64 takes what a shell word cannot hold (a NUL byte).
 kf_put() {
+    kf_put_open "$1" || return 1
+    if ! printf '%s' "$3" >>"$kf_tmp"; then rm -f "$kf_tmp"; return 1; fi
+    kf_put_close "$1" "$2"
+}
+
+# A file only katafleet writes (its record): 644 and root's, whatever the
+# one it replaces was, so nothing is copied from it.
+kf_put_ours() {
+    kf_put_open "$1" || return 1
+    if ! printf '%s' "$2" >>"$kf_tmp"; then rm -f "$kf_tmp"; return 1; fi
+    kf_put_close "$1" 644 ours
+}
+
+kf_put_b64() {
+    kf_put_open "$1" || return 1
+    if ! printf '%s' "$3" | base64 -d >>"$kf_tmp"; then rm -f "$kf_tmp"; return 1; fi
+    kf_put_close "$1" "$2"
+}
+
+# An empty temp file beside $1, as $kf_tmp. Its name is this script's own
+# and it is created exclusively (noclobber opens with O_EXCL), which costs
+# no fork; mktemp only when that name is taken. Made by the shell under
+# umask 022, it is 644 already.
+kf_seq=0
+kf_put_open() {
     case $1 in /etc/containerd/*) kf_unseen ;; esac
     kf_parent "$1" || return 1
-    kf_tmp=$(mktemp "$kf_dir/.katafleet.XXXXXX") || return 1
-    if ! printf '%s' "$3" | base64 -d >"$kf_tmp"; then rm -f "$kf_tmp"; return 1; fi
-    if [ -e "$1" ]; then
+    kf_seq=$((kf_seq + 1))
+    kf_tmp="$kf_dir/.katafleet.$$.$kf_seq" kf_tmp_mode=644
+    if [ -e "$kf_tmp" ] || [ -L "$kf_tmp" ] || ! { set -C && : >"$kf_tmp"; } 2>/dev/null; then
+        set +C
+        kf_tmp=$(mktemp "$kf_dir/.katafleet.XXXXXX") || return 1
+        kf_tmp_mode=600
+    fi
+    set +C
+}
+
+kf_put_close() {
+    if [ -e "$1" ] && [ "${3:-}" != ours ]; then
         chmod --reference="$1" "$kf_tmp" 2>/dev/null || chmod "$2" "$kf_tmp"
         chown --reference="$1" "$kf_tmp" 2>/dev/null || true
-    else
+    elif [ "$2" != "$kf_tmp_mode" ]; then
         chmod "$2" "$kf_tmp"
     fi
     mv -f "$kf_tmp" "$1"
@@ -447,7 +493,7 @@ kf_install() {
     if [ ! -x "$kf_stage/root$kf_shim" ]; then
         rm -rf "$kf_stage"; kf_report "$kf_id" failed "the release has no executable $kf_shim; nothing was installed"; return 1
     fi
-    printf '%s' "$kf_marker" | base64 -d >"$kf_stage/root/opt/kata/.katafleet-release"
+    printf '%s' "$kf_marker" >"$kf_stage/root/opt/kata/.katafleet-release"
     kf_release="$KF_RELEASES/$kf_rel"
     if [ "$(readlink /opt/kata 2>/dev/null)" = "kata-releases/$kf_rel" ]; then
         rm -rf "$kf_stage"; kf_report "$kf_id" failed "$kf_release is already the current release, yet its marker differs; remove it and run again"; return 1
@@ -468,8 +514,18 @@ kf_install() {
 # (fetch = "host"), downloaded by this host. Either way kf_install writes
 # them into staging and hashes them before anything is extracted.
 kf_release_bytes() {
-    if [ -z "$kf_url" ]; then head -c "$kf_size"; return; fi
-    { kf_download "$kf_url" "$kf_size" 2>"$kf_stage/download.err"; echo $? >"$kf_stage/download.rc"; } | head -c "$kf_size"
+    if [ -z "$kf_url" ]; then kf_bytes "$kf_size"; return; fi
+    { kf_download "$kf_url" "$kf_size" 2>"$kf_stage/download.err"; echo $? >"$kf_stage/download.rc"; } | kf_bytes "$kf_size"
+}
+
+# kf_bytes N: exactly the first N bytes of stdin (fewer if it ends first),
+# never one more. GNU dd copies them in 64 KiB blocks (`fullblock`: a short
+# read from the pipe does not end the count early); `head -c` reads 8 KiB at
+# a time, which costs several times the CPU (bench/NOTES.md). A dd without
+# these flags (BusyBox) refuses them before it reads a byte, and head takes
+# over.
+kf_bytes() {
+    dd bs=64K iflag=fullblock,count_bytes count="$1" status=none 2>/dev/null || head -c "$1"
 }
 
 # kf_download URL MAX_BYTES: the URL's body on stdout, with curl or wget
@@ -551,8 +607,8 @@ kf_prune_releases() {
 # atomic (temp file + rename) and synced, so no interruption loses it. A
 # record that cannot be written fails the run, loudly.
 kf_record() {
-    if ! kf_out=$(kf_put "$2" 644 "$3" 2>&1) || ! { sync "$2" 2>/dev/null || sync; }; then
-        kf_report "$1" failed "step $1 is done, but what katafleet owns could not be recorded in $2: $kf_out"
+    if ! kf_put_ours "$2" "$3" 2>"$KF_RUN/record.err" || ! { sync "$2" 2>/dev/null || sync; }; then
+        kf_report "$1" failed "step $1 is done, but what katafleet owns could not be recorded in $2: $(cat "$KF_RUN/record.err" 2>/dev/null)"
         exit 1
     fi
 }
@@ -812,28 +868,134 @@ kf_docker_lacks() {
 kf_txn_begin
 
 kf_begin 1
-kf_install 1 123456789 'ac7429e6c4f82be0c00132fb8df9433eb14a2fa03b1292bf30bffd04a4a0bffa' 'zstd -d' '/opt/kata/runtime-rs/bin/containerd-shim-kata-v2' dmVyc2lvbj00LjIuMApydW50aW1lPXJ1c3QKc2hhMjU2PWFjNzQyOWU2YzRmODJiZTBjMDAxMzJmYjhkZjk0MzNlYjE0YTJmYTAzYjEyOTJiZjMwYmZmZDA0YTRhMGJmZmEKYXNzZXQ9a2F0YS1zdGF0aWMtNC4yLjAtYW1kNjQudGFyLnpzdAppbnN0YWxsZWQtYnk9a2F0YWZsZWV0IDAuMC4wLWdvbGRlbgo= 0 0 '4.2.0-rust-ac7429e6c4f8' '' || exit 1
+kf_install 1 123456789 'ac7429e6c4f82be0c00132fb8df9433eb14a2fa03b1292bf30bffd04a4a0bffa' 'zstd -d' '/opt/kata/runtime-rs/bin/containerd-shim-kata-v2' 'version=4.2.0
+runtime=rust
+sha256=ac7429e6c4f82be0c00132fb8df9433eb14a2fa03b1292bf30bffd04a4a0bffa
+asset=kata-static-4.2.0-amd64.tar.zst
+installed-by=katafleet 0.0.0-golden
+' 0 0 '4.2.0-rust-ac7429e6c4f8' '' || exit 1
 kf_report 1 changed 'installed kata-static-4.2.0-amd64.tar.zst'
-kf_record 1 '/var/lib/katafleet/manifest.json' ewogICJmaWxlcyI6IHt9LAogICJjb250YWluZXJkX2hhbmRsZXJzIjogW10sCiAgImRvY2tlcl9ydW50aW1lcyI6IFtdCn0K
+kf_record 1 '/var/lib/katafleet/manifest.json' '{
+  "files": {},
+  "containerd_handlers": [],
+  "docker_runtimes": []
+}
+'
 
 kf_begin 2
 kf_keep '/opt/kata/share/defaults/kata-containers/runtime-rs/config.d/50-katafleet.toml'
-kf_put '/opt/kata/share/defaults/kata-containers/runtime-rs/config.d/50-katafleet.toml' 644 IyBNYW5hZ2VkIGJ5IGthdGFmbGVldDogS2F0YSBzZXR0aW5ncyBmb3IgdGhpcyBob3N0LiBFZGl0IHRoZSBpbnZlbnRvcnksIG5vdAojIHRoaXMgZmlsZTsga2F0YWZsZWV0IHJld3JpdGVzIGl0IG9uIGV2ZXJ5IHByb3Zpc2lvbi4KCltoeXBlcnZpc29yLnFlbXVdCmRlZmF1bHRfbWVtb3J5ID0gMjA0OApkZWZhdWx0X3ZjcHVzID0gMQplbmFibGVfZGVidWcgPSBmYWxzZQojIE9ubHkgdGhlc2UgYW5ub3RhdGlvbnMgbWF5IGNoYW5nZSBhIHNhbmRib3ggKHNlZSBHSFNBLXJyNTkteHh2eC05NnFyKS4KZW5hYmxlX2Fubm90YXRpb25zID0gWyJkZWZhdWx0X21lbW9yeSIsICJkZWZhdWx0X3ZjcHVzIl0KCltoeXBlcnZpc29yLmNsaF0KZGVmYXVsdF9tZW1vcnkgPSAyMDQ4CmRlZmF1bHRfdmNwdXMgPSAxCmVuYWJsZV9kZWJ1ZyA9IGZhbHNlCiMgT25seSB0aGVzZSBhbm5vdGF0aW9ucyBtYXkgY2hhbmdlIGEgc2FuZGJveCAoc2VlIEdIU0EtcnI1OS14eHZ4LTk2cXIpLgplbmFibGVfYW5ub3RhdGlvbnMgPSBbImRlZmF1bHRfbWVtb3J5IiwgImRlZmF1bHRfdmNwdXMiXQoKW2FnZW50LmthdGFdCmVuYWJsZV9kZWJ1ZyA9IGZhbHNlCgpbcnVudGltZV0KZW5hYmxlX2RlYnVnID0gZmFsc2UK
+kf_put '/opt/kata/share/defaults/kata-containers/runtime-rs/config.d/50-katafleet.toml' 644 '# Managed by katafleet: Kata settings for this host. Edit the inventory, not
+# this file; katafleet rewrites it on every provision.
+
+[hypervisor.qemu]
+default_memory = 2048
+default_vcpus = 1
+enable_debug = false
+# Only these annotations may change a sandbox (see GHSA-rr59-xxvx-96qr).
+enable_annotations = ["default_memory", "default_vcpus"]
+
+[hypervisor.clh]
+default_memory = 2048
+default_vcpus = 1
+enable_debug = false
+# Only these annotations may change a sandbox (see GHSA-rr59-xxvx-96qr).
+enable_annotations = ["default_memory", "default_vcpus"]
+
+[agent.kata]
+enable_debug = false
+
+[runtime]
+enable_debug = false
+'
 if [ $? -ne 0 ]; then kf_report 2 failed 'cannot write /opt/kata/share/defaults/kata-containers/runtime-rs/config.d/50-katafleet.toml'; exit 1; fi
 kf_report 2 changed 'wrote /opt/kata/share/defaults/kata-containers/runtime-rs/config.d/50-katafleet.toml'
-kf_record 2 '/var/lib/katafleet/manifest.json' ewogICJmaWxlcyI6IHsKICAgICIvb3B0L2thdGEvc2hhcmUvZGVmYXVsdHMva2F0YS1jb250YWluZXJzL3J1bnRpbWUtcnMvY29uZmlnLmQvNTAta2F0YWZsZWV0LnRvbWwiOiB7CiAgICAgICJzaGEyNTYiOiAiZDI4ODkzOTgxOWNmYWQ5ZTcxMjkzZThlNzAxNjY5YWJkMGNlNjdiODc3OTc1NzI5NTZhYzVjZTFjYWNkZjRmNyIsCiAgICAgICJjcmVhdGVkIjogdHJ1ZQogICAgfQogIH0sCiAgImNvbnRhaW5lcmRfaGFuZGxlcnMiOiBbXSwKICAiZG9ja2VyX3J1bnRpbWVzIjogW10KfQo=
+kf_record 2 '/var/lib/katafleet/manifest.json' '{
+  "files": {
+    "/opt/kata/share/defaults/kata-containers/runtime-rs/config.d/50-katafleet.toml": {
+      "sha256": "d288939819cfad9e71293e8e701669abd0ce67b87797572956ac5ce1cacdf4f7",
+      "created": true
+    }
+  },
+  "containerd_handlers": [],
+  "docker_runtimes": []
+}
+'
 
 kf_begin 3
 kf_keep '/etc/modules-load.d/katafleet.conf'
-kf_put '/etc/modules-load.d/katafleet.conf' 644 IyBNYW5hZ2VkIGJ5IGthdGFmbGVldDoga2VybmVsIG1vZHVsZXMgS2F0YSBDb250YWluZXJzIG5lZWRzIGF0IGJvb3QuCmt2bQprdm1faW50ZWwKdmhvc3QKdmhvc3RfbmV0CnZob3N0X3Zzb2NrCg==
+kf_put '/etc/modules-load.d/katafleet.conf' 644 '# Managed by katafleet: kernel modules Kata Containers needs at boot.
+kvm
+kvm_intel
+vhost
+vhost_net
+vhost_vsock
+'
 if [ $? -ne 0 ]; then kf_report 3 failed 'cannot write /etc/modules-load.d/katafleet.conf'; exit 1; fi
 kf_report 3 changed 'wrote /etc/modules-load.d/katafleet.conf'
-kf_record 3 '/var/lib/katafleet/manifest.json' ewogICJmaWxlcyI6IHsKICAgICIvZXRjL21vZHVsZXMtbG9hZC5kL2thdGFmbGVldC5jb25mIjogewogICAgICAic2hhMjU2IjogImRkNzEwOTViNTQ4MDM0NGEyMjRlZTdmNGRjNjcxMDdkMTg3NGQwZGJiYzRiNTIwYTkyYjIwYjhiMzNlNmE1YzAiLAogICAgICAiY3JlYXRlZCI6IHRydWUKICAgIH0sCiAgICAiL29wdC9rYXRhL3NoYXJlL2RlZmF1bHRzL2thdGEtY29udGFpbmVycy9ydW50aW1lLXJzL2NvbmZpZy5kLzUwLWthdGFmbGVldC50b21sIjogewogICAgICAic2hhMjU2IjogImQyODg5Mzk4MTljZmFkOWU3MTI5M2U4ZTcwMTY2OWFiZDBjZTY3Yjg3Nzk3NTcyOTU2YWM1Y2UxY2FjZGY0ZjciLAogICAgICAiY3JlYXRlZCI6IHRydWUKICAgIH0KICB9LAogICJjb250YWluZXJkX2hhbmRsZXJzIjogW10sCiAgImRvY2tlcl9ydW50aW1lcyI6IFtdCn0K
+kf_record 3 '/var/lib/katafleet/manifest.json' '{
+  "files": {
+    "/etc/modules-load.d/katafleet.conf": {
+      "sha256": "dd71095b5480344a224ee7f4dc67107d1874d0dbbc4b520a92b20b8b33e6a5c0",
+      "created": true
+    },
+    "/opt/kata/share/defaults/kata-containers/runtime-rs/config.d/50-katafleet.toml": {
+      "sha256": "d288939819cfad9e71293e8e701669abd0ce67b87797572956ac5ce1cacdf4f7",
+      "created": true
+    }
+  },
+  "containerd_handlers": [],
+  "docker_runtimes": []
+}
+'
 
 kf_begin 4
 kf_keep '/etc/containerd/conf.d/katafleet.toml'
 kf_keep '/etc/containerd/config.toml'
-if ! { kf_put '/etc/containerd/conf.d/katafleet.toml' 644 IyBNYW5hZ2VkIGJ5IGthdGFmbGVldDogS2F0YSBydW50aW1lIGhhbmRsZXJzIGZvciBjb250YWluZXJkLiBrYXRhZmxlZXQgb3ducwojIHRoaXMgd2hvbGUgZmlsZSBhbmQgcmV3cml0ZXMgaXQgb24gZXZlcnkgcHJvdmlzaW9uLgp2ZXJzaW9uID0gMwoKIyBrYXRhZmxlZXQ6IG1hbmFnZWQgS2F0YSBydW50aW1lIChyZWNvcmRlZCBpbiAvdmFyL2xpYi9rYXRhZmxlZXQvbWFuaWZlc3QuanNvbikKW3BsdWdpbnMuImlvLmNvbnRhaW5lcmQuY3JpLnYxLnJ1bnRpbWUiLmNvbnRhaW5lcmQucnVudGltZXMua2F0YV0KcnVudGltZV90eXBlID0gImlvLmNvbnRhaW5lcmQua2F0YS52MiIKcnVudGltZV9wYXRoID0gIi9vcHQva2F0YS9ydW50aW1lLXJzL2Jpbi9jb250YWluZXJkLXNoaW0ta2F0YS12MiIKcHJpdmlsZWdlZF93aXRob3V0X2hvc3RfZGV2aWNlcyA9IHRydWUKcG9kX2Fubm90YXRpb25zID0gWyJpby5rYXRhY29udGFpbmVycy5jb25maWcuaHlwZXJ2aXNvci5kZWZhdWx0X21lbW9yeSIsICJpby5rYXRhY29udGFpbmVycy5jb25maWcuaHlwZXJ2aXNvci5kZWZhdWx0X3ZjcHVzIl0KCltwbHVnaW5zLiJpby5jb250YWluZXJkLmNyaS52MS5ydW50aW1lIi5jb250YWluZXJkLnJ1bnRpbWVzLmthdGEub3B0aW9uc10KQ29uZmlnUGF0aCA9ICIvb3B0L2thdGEvc2hhcmUvZGVmYXVsdHMva2F0YS1jb250YWluZXJzL3J1bnRpbWUtcnMvY29uZmlndXJhdGlvbi1xZW11LXJ1bnRpbWUtcnMudG9tbCIKCiMga2F0YWZsZWV0OiBtYW5hZ2VkIEthdGEgcnVudGltZSAocmVjb3JkZWQgaW4gL3Zhci9saWIva2F0YWZsZWV0L21hbmlmZXN0Lmpzb24pCltwbHVnaW5zLiJpby5jb250YWluZXJkLmNyaS52MS5ydW50aW1lIi5jb250YWluZXJkLnJ1bnRpbWVzLmthdGEtcWVtdV0KcnVudGltZV90eXBlID0gImlvLmNvbnRhaW5lcmQua2F0YS52MiIKcnVudGltZV9wYXRoID0gIi9vcHQva2F0YS9ydW50aW1lLXJzL2Jpbi9jb250YWluZXJkLXNoaW0ta2F0YS12MiIKcHJpdmlsZWdlZF93aXRob3V0X2hvc3RfZGV2aWNlcyA9IHRydWUKcG9kX2Fubm90YXRpb25zID0gWyJpby5rYXRhY29udGFpbmVycy5jb25maWcuaHlwZXJ2aXNvci5kZWZhdWx0X21lbW9yeSIsICJpby5rYXRhY29udGFpbmVycy5jb25maWcuaHlwZXJ2aXNvci5kZWZhdWx0X3ZjcHVzIl0KCltwbHVnaW5zLiJpby5jb250YWluZXJkLmNyaS52MS5ydW50aW1lIi5jb250YWluZXJkLnJ1bnRpbWVzLmthdGEtcWVtdS5vcHRpb25zXQpDb25maWdQYXRoID0gIi9vcHQva2F0YS9zaGFyZS9kZWZhdWx0cy9rYXRhLWNvbnRhaW5lcnMvcnVudGltZS1ycy9jb25maWd1cmF0aW9uLXFlbXUtcnVudGltZS1ycy50b21sIgoKIyBrYXRhZmxlZXQ6IG1hbmFnZWQgS2F0YSBydW50aW1lIChyZWNvcmRlZCBpbiAvdmFyL2xpYi9rYXRhZmxlZXQvbWFuaWZlc3QuanNvbikKW3BsdWdpbnMuImlvLmNvbnRhaW5lcmQuY3JpLnYxLnJ1bnRpbWUiLmNvbnRhaW5lcmQucnVudGltZXMua2F0YS1jbGhdCnJ1bnRpbWVfdHlwZSA9ICJpby5jb250YWluZXJkLmthdGEudjIiCnJ1bnRpbWVfcGF0aCA9ICIvb3B0L2thdGEvcnVudGltZS1ycy9iaW4vY29udGFpbmVyZC1zaGltLWthdGEtdjIiCnByaXZpbGVnZWRfd2l0aG91dF9ob3N0X2RldmljZXMgPSB0cnVlCnBvZF9hbm5vdGF0aW9ucyA9IFsiaW8ua2F0YWNvbnRhaW5lcnMuY29uZmlnLmh5cGVydmlzb3IuZGVmYXVsdF9tZW1vcnkiLCAiaW8ua2F0YWNvbnRhaW5lcnMuY29uZmlnLmh5cGVydmlzb3IuZGVmYXVsdF92Y3B1cyJdCgpbcGx1Z2lucy4iaW8uY29udGFpbmVyZC5jcmkudjEucnVudGltZSIuY29udGFpbmVyZC5ydW50aW1lcy5rYXRhLWNsaC5vcHRpb25zXQpDb25maWdQYXRoID0gIi9vcHQva2F0YS9zaGFyZS9kZWZhdWx0cy9rYXRhLWNvbnRhaW5lcnMvcnVudGltZS1ycy9jb25maWd1cmF0aW9uLWNsaC1ydW50aW1lLXJzLnRvbWwiCgo= && kf_backup_once '/etc/containerd/config.toml' && kf_put '/etc/containerd/config.toml' 644 dmVyc2lvbiA9IDIKaW1wb3J0cyA9IFsiL2V0Yy9jb250YWluZXJkL2NvbmYuZC9rYXRhZmxlZXQudG9tbCJdCgpbcGx1Z2luc10KICBbcGx1Z2lucy4iaW8uY29udGFpbmVyZC5ncnBjLnYxLmNyaSJdCiAgICBbcGx1Z2lucy4iaW8uY29udGFpbmVyZC5ncnBjLnYxLmNyaSIuY25pXQogICAgICBiaW5fZGlyID0gIi91c3IvbGliL2NuaSIKICAgICAgY29uZl9kaXIgPSAiL2V0Yy9jbmkvbmV0LmQiCiAgW3BsdWdpbnMuImlvLmNvbnRhaW5lcmQuaW50ZXJuYWwudjEub3B0Il0KICAgIHBhdGggPSAiL3Zhci9saWIvY29udGFpbmVyZC9vcHQiCg==; }; then kf_revert '/etc/containerd/conf.d/katafleet.toml' '/etc/containerd/config.toml'; kf_report 4 failed 'cannot write the containerd configuration; nothing changed'; exit 1; fi
+if ! { kf_put '/etc/containerd/conf.d/katafleet.toml' 644 '# Managed by katafleet: Kata runtime handlers for containerd. katafleet owns
+# this whole file and rewrites it on every provision.
+version = 3
+
+# katafleet: managed Kata runtime (recorded in /var/lib/katafleet/manifest.json)
+[plugins."io.containerd.cri.v1.runtime".containerd.runtimes.kata]
+runtime_type = "io.containerd.kata.v2"
+runtime_path = "/opt/kata/runtime-rs/bin/containerd-shim-kata-v2"
+privileged_without_host_devices = true
+pod_annotations = ["io.katacontainers.config.hypervisor.default_memory", "io.katacontainers.config.hypervisor.default_vcpus"]
+
+[plugins."io.containerd.cri.v1.runtime".containerd.runtimes.kata.options]
+ConfigPath = "/opt/kata/share/defaults/kata-containers/runtime-rs/configuration-qemu-runtime-rs.toml"
+
+# katafleet: managed Kata runtime (recorded in /var/lib/katafleet/manifest.json)
+[plugins."io.containerd.cri.v1.runtime".containerd.runtimes.kata-qemu]
+runtime_type = "io.containerd.kata.v2"
+runtime_path = "/opt/kata/runtime-rs/bin/containerd-shim-kata-v2"
+privileged_without_host_devices = true
+pod_annotations = ["io.katacontainers.config.hypervisor.default_memory", "io.katacontainers.config.hypervisor.default_vcpus"]
+
+[plugins."io.containerd.cri.v1.runtime".containerd.runtimes.kata-qemu.options]
+ConfigPath = "/opt/kata/share/defaults/kata-containers/runtime-rs/configuration-qemu-runtime-rs.toml"
+
+# katafleet: managed Kata runtime (recorded in /var/lib/katafleet/manifest.json)
+[plugins."io.containerd.cri.v1.runtime".containerd.runtimes.kata-clh]
+runtime_type = "io.containerd.kata.v2"
+runtime_path = "/opt/kata/runtime-rs/bin/containerd-shim-kata-v2"
+privileged_without_host_devices = true
+pod_annotations = ["io.katacontainers.config.hypervisor.default_memory", "io.katacontainers.config.hypervisor.default_vcpus"]
+
+[plugins."io.containerd.cri.v1.runtime".containerd.runtimes.kata-clh.options]
+ConfigPath = "/opt/kata/share/defaults/kata-containers/runtime-rs/configuration-clh-runtime-rs.toml"
+
+' && kf_backup_once '/etc/containerd/config.toml' && kf_put '/etc/containerd/config.toml' 644 'version = 2
+imports = ["/etc/containerd/conf.d/katafleet.toml"]
+
+[plugins]
+  [plugins."io.containerd.grpc.v1.cri"]
+    [plugins."io.containerd.grpc.v1.cri".cni]
+      bin_dir = "/usr/lib/cni"
+      conf_dir = "/etc/cni/net.d"
+  [plugins."io.containerd.internal.v1.opt"]
+    path = "/var/lib/containerd/opt"
+'; }; then kf_revert '/etc/containerd/conf.d/katafleet.toml' '/etc/containerd/config.toml'; kf_report 4 failed 'cannot write the containerd configuration; nothing changed'; exit 1; fi
 if ! kf_out=$(timeout 30 containerd --config '/etc/containerd/config.toml' config dump 2>&1 >/dev/null); then kf_revert '/etc/containerd/conf.d/katafleet.toml' '/etc/containerd/config.toml'; kf_report 4 failed "containerd rejected the new configuration, so the old one is back and containerd was not touched: $kf_out"; exit 1; fi
 if kf_running containerd; then
     if ! kf_containerd_restart 1 'kata' 'kata-qemu' 'kata-clh' >"$KF_RUN/activate.log" 2>&1; then
@@ -848,11 +1010,62 @@ if kf_running containerd; then
 else
     kf_report 4 warn "configured containerd; $KF_NOTE"
 fi
-kf_record 4 '/var/lib/katafleet/manifest.json' ewogICJmaWxlcyI6IHsKICAgICIvZXRjL2NvbnRhaW5lcmQvY29uZi5kL2thdGFmbGVldC50b21sIjogewogICAgICAic2hhMjU2IjogImFkOGNiZWZiNjBhZjJlYjFlMzdlNjQ1ODU3ZTJkYjVmMDBiNTM1ZDk1ZTkxNDJhYTJhODhmNzY4NDY0ZjQ0ZTUiLAogICAgICAiY3JlYXRlZCI6IHRydWUKICAgIH0sCiAgICAiL2V0Yy9jb250YWluZXJkL2NvbmZpZy50b21sIjogewogICAgICAic2hhMjU2IjogIjUwZGQ1NThiOGUyZjE0YjA0ZTg5OTIwODc0NzA4MmYwZTUzZGMzNmE5MDRlNDUwOWM4MmU4NWU4YWVlZjhhZmMiLAogICAgICAiY3JlYXRlZCI6IGZhbHNlLAogICAgICAiYmFja3VwIjogIi92YXIvbGliL2thdGFmbGVldC9iYWNrdXAvZXRjL2NvbnRhaW5lcmQvY29uZmlnLnRvbWwiCiAgICB9LAogICAgIi9ldGMvbW9kdWxlcy1sb2FkLmQva2F0YWZsZWV0LmNvbmYiOiB7CiAgICAgICJzaGEyNTYiOiAiZGQ3MTA5NWI1NDgwMzQ0YTIyNGVlN2Y0ZGM2NzEwN2QxODc0ZDBkYmJjNGI1MjBhOTJiMjBiOGIzM2U2YTVjMCIsCiAgICAgICJjcmVhdGVkIjogdHJ1ZQogICAgfSwKICAgICIvb3B0L2thdGEvc2hhcmUvZGVmYXVsdHMva2F0YS1jb250YWluZXJzL3J1bnRpbWUtcnMvY29uZmlnLmQvNTAta2F0YWZsZWV0LnRvbWwiOiB7CiAgICAgICJzaGEyNTYiOiAiZDI4ODkzOTgxOWNmYWQ5ZTcxMjkzZThlNzAxNjY5YWJkMGNlNjdiODc3OTc1NzI5NTZhYzVjZTFjYWNkZjRmNyIsCiAgICAgICJjcmVhdGVkIjogdHJ1ZQogICAgfQogIH0sCiAgImNvbnRhaW5lcmRfaGFuZGxlcnMiOiBbCiAgICAia2F0YSIsCiAgICAia2F0YS1xZW11IiwKICAgICJrYXRhLWNsaCIKICBdLAogICJkb2NrZXJfcnVudGltZXMiOiBbXQp9Cg==
+kf_record 4 '/var/lib/katafleet/manifest.json' '{
+  "files": {
+    "/etc/containerd/conf.d/katafleet.toml": {
+      "sha256": "ad8cbefb60af2eb1e37e645857e2db5f00b535d95e9142aa2a88f768464f44e5",
+      "created": true
+    },
+    "/etc/containerd/config.toml": {
+      "sha256": "50dd558b8e2f14b04e899208747082f0e53dc36a904e4509c82e85e8aeef8afc",
+      "created": false,
+      "backup": "/var/lib/katafleet/backup/etc/containerd/config.toml"
+    },
+    "/etc/modules-load.d/katafleet.conf": {
+      "sha256": "dd71095b5480344a224ee7f4dc67107d1874d0dbbc4b520a92b20b8b33e6a5c0",
+      "created": true
+    },
+    "/opt/kata/share/defaults/kata-containers/runtime-rs/config.d/50-katafleet.toml": {
+      "sha256": "d288939819cfad9e71293e8e701669abd0ce67b87797572956ac5ce1cacdf4f7",
+      "created": true
+    }
+  },
+  "containerd_handlers": [
+    "kata",
+    "kata-qemu",
+    "kata-clh"
+  ],
+  "docker_runtimes": []
+}
+'
 
 kf_begin 5
 kf_keep '/etc/docker/daemon.json'
-if ! { kf_backup_once '/etc/docker/daemon.json' && kf_put '/etc/docker/daemon.json' 644 ewogICJsb2ctbGV2ZWwiOiAid2FybiIsCiAgIm1heC1jb25jdXJyZW50LWRvd25sb2FkcyI6IDIsCiAgInJ1bnRpbWVzIjogewogICAgImthdGEiOiB7CiAgICAgICJydW50aW1lVHlwZSI6ICIvb3B0L2thdGEvcnVudGltZS1ycy9iaW4vY29udGFpbmVyZC1zaGltLWthdGEtdjIiLAogICAgICAib3B0aW9ucyI6IHsKICAgICAgICAiQ29uZmlnUGF0aCI6ICIvb3B0L2thdGEvc2hhcmUvZGVmYXVsdHMva2F0YS1jb250YWluZXJzL3J1bnRpbWUtcnMvY29uZmlndXJhdGlvbi1xZW11LXJ1bnRpbWUtcnMudG9tbCIKICAgICAgfQogICAgfSwKICAgICJrYXRhLXFlbXUiOiB7CiAgICAgICJydW50aW1lVHlwZSI6ICIvb3B0L2thdGEvcnVudGltZS1ycy9iaW4vY29udGFpbmVyZC1zaGltLWthdGEtdjIiLAogICAgICAib3B0aW9ucyI6IHsKICAgICAgICAiQ29uZmlnUGF0aCI6ICIvb3B0L2thdGEvc2hhcmUvZGVmYXVsdHMva2F0YS1jb250YWluZXJzL3J1bnRpbWUtcnMvY29uZmlndXJhdGlvbi1xZW11LXJ1bnRpbWUtcnMudG9tbCIKICAgICAgfQogICAgfSwKICAgICJrYXRhLWNsaCI6IHsKICAgICAgInJ1bnRpbWVUeXBlIjogIi9vcHQva2F0YS9ydW50aW1lLXJzL2Jpbi9jb250YWluZXJkLXNoaW0ta2F0YS12MiIsCiAgICAgICJvcHRpb25zIjogewogICAgICAgICJDb25maWdQYXRoIjogIi9vcHQva2F0YS9zaGFyZS9kZWZhdWx0cy9rYXRhLWNvbnRhaW5lcnMvcnVudGltZS1ycy9jb25maWd1cmF0aW9uLWNsaC1ydW50aW1lLXJzLnRvbWwiCiAgICAgIH0KICAgIH0KICB9Cn0K; }; then kf_revert '/etc/docker/daemon.json'; kf_report 5 failed 'cannot write the docker configuration; nothing changed'; exit 1; fi
+if ! { kf_backup_once '/etc/docker/daemon.json' && kf_put '/etc/docker/daemon.json' 644 '{
+  "log-level": "warn",
+  "max-concurrent-downloads": 2,
+  "runtimes": {
+    "kata": {
+      "runtimeType": "/opt/kata/runtime-rs/bin/containerd-shim-kata-v2",
+      "options": {
+        "ConfigPath": "/opt/kata/share/defaults/kata-containers/runtime-rs/configuration-qemu-runtime-rs.toml"
+      }
+    },
+    "kata-qemu": {
+      "runtimeType": "/opt/kata/runtime-rs/bin/containerd-shim-kata-v2",
+      "options": {
+        "ConfigPath": "/opt/kata/share/defaults/kata-containers/runtime-rs/configuration-qemu-runtime-rs.toml"
+      }
+    },
+    "kata-clh": {
+      "runtimeType": "/opt/kata/runtime-rs/bin/containerd-shim-kata-v2",
+      "options": {
+        "ConfigPath": "/opt/kata/share/defaults/kata-containers/runtime-rs/configuration-clh-runtime-rs.toml"
+      }
+    }
+  }
+}
+'; }; then kf_revert '/etc/docker/daemon.json'; kf_report 5 failed 'cannot write the docker configuration; nothing changed'; exit 1; fi
 if ! kf_out=$(if dockerd --help 2>&1 | grep -q -- --validate; then timeout 30 dockerd --validate --config-file /etc/docker/daemon.json; fi 2>&1 >/dev/null); then kf_revert '/etc/docker/daemon.json'; kf_report 5 failed "docker rejected the new configuration, so the old one is back and docker was not touched: $kf_out"; exit 1; fi
 if kf_running docker; then
     if ! kf_docker_reload 'kata' 'kata-qemu' 'kata-clh' >"$KF_RUN/activate.log" 2>&1; then
@@ -867,8 +1080,83 @@ if kf_running docker; then
 else
     kf_report 5 warn "configured docker; $KF_NOTE"
 fi
-kf_record 5 '/var/lib/katafleet/manifest.json' ewogICJmaWxlcyI6IHsKICAgICIvZXRjL2NvbnRhaW5lcmQvY29uZi5kL2thdGFmbGVldC50b21sIjogewogICAgICAic2hhMjU2IjogImFkOGNiZWZiNjBhZjJlYjFlMzdlNjQ1ODU3ZTJkYjVmMDBiNTM1ZDk1ZTkxNDJhYTJhODhmNzY4NDY0ZjQ0ZTUiLAogICAgICAiY3JlYXRlZCI6IHRydWUKICAgIH0sCiAgICAiL2V0Yy9jb250YWluZXJkL2NvbmZpZy50b21sIjogewogICAgICAic2hhMjU2IjogIjUwZGQ1NThiOGUyZjE0YjA0ZTg5OTIwODc0NzA4MmYwZTUzZGMzNmE5MDRlNDUwOWM4MmU4NWU4YWVlZjhhZmMiLAogICAgICAiY3JlYXRlZCI6IGZhbHNlLAogICAgICAiYmFja3VwIjogIi92YXIvbGliL2thdGFmbGVldC9iYWNrdXAvZXRjL2NvbnRhaW5lcmQvY29uZmlnLnRvbWwiCiAgICB9LAogICAgIi9ldGMvZG9ja2VyL2RhZW1vbi5qc29uIjogewogICAgICAic2hhMjU2IjogIjYxZWIwOWFlMmRjMDc1NzIwOGEyNzExOGVmNzVkMDRiNzJiYjFiOWM3NWU5NDdhMTgyNGQ0ZmYwMDVjZGNjNDAiLAogICAgICAiY3JlYXRlZCI6IGZhbHNlLAogICAgICAiYmFja3VwIjogIi92YXIvbGliL2thdGFmbGVldC9iYWNrdXAvZXRjL2RvY2tlci9kYWVtb24uanNvbiIKICAgIH0sCiAgICAiL2V0Yy9tb2R1bGVzLWxvYWQuZC9rYXRhZmxlZXQuY29uZiI6IHsKICAgICAgInNoYTI1NiI6ICJkZDcxMDk1YjU0ODAzNDRhMjI0ZWU3ZjRkYzY3MTA3ZDE4NzRkMGRiYmM0YjUyMGE5MmIyMGI4YjMzZTZhNWMwIiwKICAgICAgImNyZWF0ZWQiOiB0cnVlCiAgICB9LAogICAgIi9vcHQva2F0YS9zaGFyZS9kZWZhdWx0cy9rYXRhLWNvbnRhaW5lcnMvcnVudGltZS1ycy9jb25maWcuZC81MC1rYXRhZmxlZXQudG9tbCI6IHsKICAgICAgInNoYTI1NiI6ICJkMjg4OTM5ODE5Y2ZhZDllNzEyOTNlOGU3MDE2NjlhYmQwY2U2N2I4Nzc5NzU3Mjk1NmFjNWNlMWNhY2RmNGY3IiwKICAgICAgImNyZWF0ZWQiOiB0cnVlCiAgICB9CiAgfSwKICAiY29udGFpbmVyZF9oYW5kbGVycyI6IFsKICAgICJrYXRhIiwKICAgICJrYXRhLXFlbXUiLAogICAgImthdGEtY2xoIgogIF0sCiAgImRvY2tlcl9ydW50aW1lcyI6IFsKICAgICJrYXRhIiwKICAgICJrYXRhLXFlbXUiLAogICAgImthdGEtY2xoIgogIF0KfQo=
+kf_record 5 '/var/lib/katafleet/manifest.json' '{
+  "files": {
+    "/etc/containerd/conf.d/katafleet.toml": {
+      "sha256": "ad8cbefb60af2eb1e37e645857e2db5f00b535d95e9142aa2a88f768464f44e5",
+      "created": true
+    },
+    "/etc/containerd/config.toml": {
+      "sha256": "50dd558b8e2f14b04e899208747082f0e53dc36a904e4509c82e85e8aeef8afc",
+      "created": false,
+      "backup": "/var/lib/katafleet/backup/etc/containerd/config.toml"
+    },
+    "/etc/docker/daemon.json": {
+      "sha256": "61eb09ae2dc0757208a27118ef75d04b72bb1b9c75e947a1824d4ff005cdcc40",
+      "created": false,
+      "backup": "/var/lib/katafleet/backup/etc/docker/daemon.json"
+    },
+    "/etc/modules-load.d/katafleet.conf": {
+      "sha256": "dd71095b5480344a224ee7f4dc67107d1874d0dbbc4b520a92b20b8b33e6a5c0",
+      "created": true
+    },
+    "/opt/kata/share/defaults/kata-containers/runtime-rs/config.d/50-katafleet.toml": {
+      "sha256": "d288939819cfad9e71293e8e701669abd0ce67b87797572956ac5ce1cacdf4f7",
+      "created": true
+    }
+  },
+  "containerd_handlers": [
+    "kata",
+    "kata-qemu",
+    "kata-clh"
+  ],
+  "docker_runtimes": [
+    "kata",
+    "kata-qemu",
+    "kata-clh"
+  ]
+}
+'
 
-kf_record 5 '/var/lib/katafleet/manifest.json' ewogICJmaWxlcyI6IHsKICAgICIvZXRjL2NvbnRhaW5lcmQvY29uZi5kL2thdGFmbGVldC50b21sIjogewogICAgICAic2hhMjU2IjogImFkOGNiZWZiNjBhZjJlYjFlMzdlNjQ1ODU3ZTJkYjVmMDBiNTM1ZDk1ZTkxNDJhYTJhODhmNzY4NDY0ZjQ0ZTUiLAogICAgICAiY3JlYXRlZCI6IHRydWUKICAgIH0sCiAgICAiL2V0Yy9jb250YWluZXJkL2NvbmZpZy50b21sIjogewogICAgICAic2hhMjU2IjogIjUwZGQ1NThiOGUyZjE0YjA0ZTg5OTIwODc0NzA4MmYwZTUzZGMzNmE5MDRlNDUwOWM4MmU4NWU4YWVlZjhhZmMiLAogICAgICAiY3JlYXRlZCI6IGZhbHNlLAogICAgICAiYmFja3VwIjogIi92YXIvbGliL2thdGFmbGVldC9iYWNrdXAvZXRjL2NvbnRhaW5lcmQvY29uZmlnLnRvbWwiCiAgICB9LAogICAgIi9ldGMvZG9ja2VyL2RhZW1vbi5qc29uIjogewogICAgICAic2hhMjU2IjogIjYxZWIwOWFlMmRjMDc1NzIwOGEyNzExOGVmNzVkMDRiNzJiYjFiOWM3NWU5NDdhMTgyNGQ0ZmYwMDVjZGNjNDAiLAogICAgICAiY3JlYXRlZCI6IGZhbHNlLAogICAgICAiYmFja3VwIjogIi92YXIvbGliL2thdGFmbGVldC9iYWNrdXAvZXRjL2RvY2tlci9kYWVtb24uanNvbiIKICAgIH0sCiAgICAiL2V0Yy9tb2R1bGVzLWxvYWQuZC9rYXRhZmxlZXQuY29uZiI6IHsKICAgICAgInNoYTI1NiI6ICJkZDcxMDk1YjU0ODAzNDRhMjI0ZWU3ZjRkYzY3MTA3ZDE4NzRkMGRiYmM0YjUyMGE5MmIyMGI4YjMzZTZhNWMwIiwKICAgICAgImNyZWF0ZWQiOiB0cnVlCiAgICB9LAogICAgIi9vcHQva2F0YS9zaGFyZS9kZWZhdWx0cy9rYXRhLWNvbnRhaW5lcnMvcnVudGltZS1ycy9jb25maWcuZC81MC1rYXRhZmxlZXQudG9tbCI6IHsKICAgICAgInNoYTI1NiI6ICJkMjg4OTM5ODE5Y2ZhZDllNzEyOTNlOGU3MDE2NjlhYmQwY2U2N2I4Nzc5NzU3Mjk1NmFjNWNlMWNhY2RmNGY3IiwKICAgICAgImNyZWF0ZWQiOiB0cnVlCiAgICB9CiAgfSwKICAiY29udGFpbmVyZF9oYW5kbGVycyI6IFsKICAgICJrYXRhIiwKICAgICJrYXRhLXFlbXUiLAogICAgImthdGEtY2xoIgogIF0sCiAgImRvY2tlcl9ydW50aW1lcyI6IFsKICAgICJrYXRhIiwKICAgICJrYXRhLXFlbXUiLAogICAgImthdGEtY2xoIgogIF0KfQo=
-kf_put /var/lib/katafleet/last-provision 644 "$(printf 'time=%s\nkatafleet=%s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" '0.0.0-golden' | base64 | tr -d '\n')"
+kf_record 5 '/var/lib/katafleet/manifest.json' '{
+  "files": {
+    "/etc/containerd/conf.d/katafleet.toml": {
+      "sha256": "ad8cbefb60af2eb1e37e645857e2db5f00b535d95e9142aa2a88f768464f44e5",
+      "created": true
+    },
+    "/etc/containerd/config.toml": {
+      "sha256": "50dd558b8e2f14b04e899208747082f0e53dc36a904e4509c82e85e8aeef8afc",
+      "created": false,
+      "backup": "/var/lib/katafleet/backup/etc/containerd/config.toml"
+    },
+    "/etc/docker/daemon.json": {
+      "sha256": "61eb09ae2dc0757208a27118ef75d04b72bb1b9c75e947a1824d4ff005cdcc40",
+      "created": false,
+      "backup": "/var/lib/katafleet/backup/etc/docker/daemon.json"
+    },
+    "/etc/modules-load.d/katafleet.conf": {
+      "sha256": "dd71095b5480344a224ee7f4dc67107d1874d0dbbc4b520a92b20b8b33e6a5c0",
+      "created": true
+    },
+    "/opt/kata/share/defaults/kata-containers/runtime-rs/config.d/50-katafleet.toml": {
+      "sha256": "d288939819cfad9e71293e8e701669abd0ce67b87797572956ac5ce1cacdf4f7",
+      "created": true
+    }
+  },
+  "containerd_handlers": [
+    "kata",
+    "kata-qemu",
+    "kata-clh"
+  ],
+  "docker_runtimes": [
+    "kata",
+    "kata-qemu",
+    "kata-clh"
+  ]
+}
+'
+kf_when=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+kf_put_ours /var/lib/katafleet/last-provision "time=$kf_when"'
+katafleet=0.0.0-golden
+'
 exit 0

@@ -42,8 +42,18 @@ kf_block() {
 # (STATUS: changed, ok, warn, failed); @@warn MSG for a problem that does not
 # fail the step.
 kf_begin() { printf '@@begin %s\n' "$1"; }
-kf_report() { printf '@@step %s %s %s\n' "$1" "$2" "$(kf_oneline "$3" | cut -c1-3000)"; }
-kf_warn() { printf '@@warn %s\n' "$(kf_oneline "$1" | cut -c1-3000)"; }
+kf_report() { kf_said "$3"; printf '@@step %s %s %s\n' "$1" "$2" "$kf_said"; }
+kf_warn() { kf_said "$1"; printf '@@warn %s\n' "$kf_said"; }
+# $1 as one line of at most 3000 bytes, in $kf_said. Most messages are
+# that already, and then it costs no fork: a run reports every step.
+kf_said() {
+    kf_said=$1
+    case $kf_said in
+        *"
+"*) kf_said=$(kf_oneline "$kf_said" | cut -c1-3000) ;;
+        *) [ "${#kf_said}" -le 3000 ] || kf_said=$(printf '%s' "$kf_said" | cut -c1-3000) ;;
+    esac
+}
 
 # NixOS: the NIX_PATH its login shells get from /etc/set-environment (sudo
 # and plain `sh -c` may start without it), so that `<nixpkgs>` and
@@ -114,16 +124,52 @@ kf_parent() {
 }
 
 # Atomic write: temp file in the same directory, then rename. An existing
-# file keeps its owner and mode.
+# file keeps its owner and mode. kf_put PATH MODE TEXT takes the content as
+# it is (one quoted word, written by printf: no fork); kf_put_b64 PATH MODE
+# BASE64 takes what a shell word cannot hold (a NUL byte).
 kf_put() {
+    kf_put_open "$1" || return 1
+    if ! printf '%s' "$3" >>"$kf_tmp"; then rm -f "$kf_tmp"; return 1; fi
+    kf_put_close "$1" "$2"
+}
+
+# A file only katafleet writes (its record): 644 and root's, whatever the
+# one it replaces was, so nothing is copied from it.
+kf_put_ours() {
+    kf_put_open "$1" || return 1
+    if ! printf '%s' "$2" >>"$kf_tmp"; then rm -f "$kf_tmp"; return 1; fi
+    kf_put_close "$1" 644 ours
+}
+
+kf_put_b64() {
+    kf_put_open "$1" || return 1
+    if ! printf '%s' "$3" | base64 -d >>"$kf_tmp"; then rm -f "$kf_tmp"; return 1; fi
+    kf_put_close "$1" "$2"
+}
+
+# An empty temp file beside $1, as $kf_tmp. Its name is this script's own
+# and it is created exclusively (noclobber opens with O_EXCL), which costs
+# no fork; mktemp only when that name is taken. Made by the shell under
+# umask 022, it is 644 already.
+kf_seq=0
+kf_put_open() {
     case $1 in /etc/containerd/*) kf_unseen ;; esac
     kf_parent "$1" || return 1
-    kf_tmp=$(mktemp "$kf_dir/.katafleet.XXXXXX") || return 1
-    if ! printf '%s' "$3" | base64 -d >"$kf_tmp"; then rm -f "$kf_tmp"; return 1; fi
-    if [ -e "$1" ]; then
+    kf_seq=$((kf_seq + 1))
+    kf_tmp="$kf_dir/.katafleet.$$.$kf_seq" kf_tmp_mode=644
+    if [ -e "$kf_tmp" ] || [ -L "$kf_tmp" ] || ! { set -C && : >"$kf_tmp"; } 2>/dev/null; then
+        set +C
+        kf_tmp=$(mktemp "$kf_dir/.katafleet.XXXXXX") || return 1
+        kf_tmp_mode=600
+    fi
+    set +C
+}
+
+kf_put_close() {
+    if [ -e "$1" ] && [ "${3:-}" != ours ]; then
         chmod --reference="$1" "$kf_tmp" 2>/dev/null || chmod "$2" "$kf_tmp"
         chown --reference="$1" "$kf_tmp" 2>/dev/null || true
-    else
+    elif [ "$2" != "$kf_tmp_mode" ]; then
         chmod "$2" "$kf_tmp"
     fi
     mv -f "$kf_tmp" "$1"
@@ -447,7 +493,7 @@ kf_install() {
     if [ ! -x "$kf_stage/root$kf_shim" ]; then
         rm -rf "$kf_stage"; kf_report "$kf_id" failed "the release has no executable $kf_shim; nothing was installed"; return 1
     fi
-    printf '%s' "$kf_marker" | base64 -d >"$kf_stage/root/opt/kata/.katafleet-release"
+    printf '%s' "$kf_marker" >"$kf_stage/root/opt/kata/.katafleet-release"
     kf_release="$KF_RELEASES/$kf_rel"
     if [ "$(readlink /opt/kata 2>/dev/null)" = "kata-releases/$kf_rel" ]; then
         rm -rf "$kf_stage"; kf_report "$kf_id" failed "$kf_release is already the current release, yet its marker differs; remove it and run again"; return 1
@@ -468,8 +514,18 @@ kf_install() {
 # (fetch = "host"), downloaded by this host. Either way kf_install writes
 # them into staging and hashes them before anything is extracted.
 kf_release_bytes() {
-    if [ -z "$kf_url" ]; then head -c "$kf_size"; return; fi
-    { kf_download "$kf_url" "$kf_size" 2>"$kf_stage/download.err"; echo $? >"$kf_stage/download.rc"; } | head -c "$kf_size"
+    if [ -z "$kf_url" ]; then kf_bytes "$kf_size"; return; fi
+    { kf_download "$kf_url" "$kf_size" 2>"$kf_stage/download.err"; echo $? >"$kf_stage/download.rc"; } | kf_bytes "$kf_size"
+}
+
+# kf_bytes N: exactly the first N bytes of stdin (fewer if it ends first),
+# never one more. GNU dd copies them in 64 KiB blocks (`fullblock`: a short
+# read from the pipe does not end the count early); `head -c` reads 8 KiB at
+# a time, which costs several times the CPU (bench/NOTES.md). A dd without
+# these flags (BusyBox) refuses them before it reads a byte, and head takes
+# over.
+kf_bytes() {
+    dd bs=64K iflag=fullblock,count_bytes count="$1" status=none 2>/dev/null || head -c "$1"
 }
 
 # kf_download URL MAX_BYTES: the URL's body on stdout, with curl or wget
@@ -551,8 +607,8 @@ kf_prune_releases() {
 # atomic (temp file + rename) and synced, so no interruption loses it. A
 # record that cannot be written fails the run, loudly.
 kf_record() {
-    if ! kf_out=$(kf_put "$2" 644 "$3" 2>&1) || ! { sync "$2" 2>/dev/null || sync; }; then
-        kf_report "$1" failed "step $1 is done, but what katafleet owns could not be recorded in $2: $kf_out"
+    if ! kf_put_ours "$2" "$3" 2>"$KF_RUN/record.err" || ! { sync "$2" 2>/dev/null || sync; }; then
+        kf_report "$1" failed "step $1 is done, but what katafleet owns could not be recorded in $2: $(cat "$KF_RUN/record.err" 2>/dev/null)"
         exit 1
     fi
 }
@@ -828,11 +884,38 @@ if kf_running containerd; then
 else
     kf_report 1 warn "configured containerd; $KF_NOTE"
 fi
-kf_record 1 '/var/lib/katafleet/manifest.json' ewogICJmaWxlcyI6IHsKICAgICIvZXRjL2RvY2tlci9kYWVtb24uanNvbiI6IHsKICAgICAgInNoYTI1NiI6ICJhY2Y2ZDRkYmM5ZDBkZTY3MjVjNjdhNTBjZmU5MDQ1MDBkMDg0MzVkN2FkNTg4NjQ5OTU3MDc3OTQ5M2M3NzZjIiwKICAgICAgImNyZWF0ZWQiOiB0cnVlCiAgICB9LAogICAgIi9ldGMvbW9kdWxlcy1sb2FkLmQva2F0YWZsZWV0LmNvbmYiOiB7CiAgICAgICJzaGEyNTYiOiAiZGQ3MTA5NWI1NDgwMzQ0YTIyNGVlN2Y0ZGM2NzEwN2QxODc0ZDBkYmJjNGI1MjBhOTJiMjBiOGIzM2U2YTVjMCIsCiAgICAgICJjcmVhdGVkIjogdHJ1ZQogICAgfSwKICAgICIvb3B0L2thdGEvc2hhcmUvZGVmYXVsdHMva2F0YS1jb250YWluZXJzL3J1bnRpbWUtcnMvY29uZmlnLmQvNTAta2F0YWZsZWV0LnRvbWwiOiB7CiAgICAgICJzaGEyNTYiOiAiMWNjZDM0MjM1MzZlNGFjMWVhYWZmYmVkMWUwMWM2MDcyYmVkMTM0NDMwMWQ2MTQ1ZGE3ZDc1Zjk0YjY0MWY3NyIsCiAgICAgICJjcmVhdGVkIjogdHJ1ZQogICAgfQogIH0sCiAgImNvbnRhaW5lcmRfaGFuZGxlcnMiOiBbXSwKICAiZG9ja2VyX3J1bnRpbWVzIjogWwogICAgImthdGEiLAogICAgImthdGEtcWVtdSIKICBdLAogICJrdm1fbWVtYmVyc19hZGRlZCI6IFsKICAgICJrZiIKICBdCn0K
+kf_record 1 '/var/lib/katafleet/manifest.json' '{
+  "files": {
+    "/etc/docker/daemon.json": {
+      "sha256": "acf6d4dbc9d0de6725c67a50cfe904500d08435d7ad5886499570779493c776c",
+      "created": true
+    },
+    "/etc/modules-load.d/katafleet.conf": {
+      "sha256": "dd71095b5480344a224ee7f4dc67107d1874d0dbbc4b520a92b20b8b33e6a5c0",
+      "created": true
+    },
+    "/opt/kata/share/defaults/kata-containers/runtime-rs/config.d/50-katafleet.toml": {
+      "sha256": "1ccd3423536e4ac1eaaffbed1e01c6072bed1344301d6145da7d75f94b641f77",
+      "created": true
+    }
+  },
+  "containerd_handlers": [],
+  "docker_runtimes": [
+    "kata",
+    "kata-qemu"
+  ],
+  "kvm_members_added": [
+    "kf"
+  ]
+}
+'
 
 kf_begin 2
 kf_keep '/etc/docker/daemon.json'
-if ! kf_out=$({ kf_unchanged '/etc/docker/daemon.json' 'acf6d4dbc9d0de6725c67a50cfe904500d08435d7ad5886499570779493c776c' && kf_put '/etc/docker/daemon.json' 644 ewogICJydW50aW1lcyI6IHt9Cn0K; } 2>&1); then kf_revert '/etc/docker/daemon.json'; kf_report 2 failed "cannot put the docker configuration back, so nothing changed: $kf_out"; exit 1; fi
+if ! kf_out=$({ kf_unchanged '/etc/docker/daemon.json' 'acf6d4dbc9d0de6725c67a50cfe904500d08435d7ad5886499570779493c776c' && kf_put '/etc/docker/daemon.json' 644 '{
+  "runtimes": {}
+}
+'; } 2>&1); then kf_revert '/etc/docker/daemon.json'; kf_report 2 failed "cannot put the docker configuration back, so nothing changed: $kf_out"; exit 1; fi
 if ! kf_out=$(if [ -e /etc/docker/daemon.json ] && dockerd --help 2>&1 | grep -q -- --validate; then timeout 30 dockerd --validate --config-file /etc/docker/daemon.json; fi 2>&1 >/dev/null); then kf_revert '/etc/docker/daemon.json'; kf_report 2 failed "docker rejected the new configuration, so the old one is back and docker was not touched: $kf_out"; exit 1; fi
 if kf_running docker; then
     if ! { kf_docker_reload  && kf_docker_lacks 'kata' 'kata-qemu'; } >"$KF_RUN/activate.log" 2>&1; then
@@ -849,13 +932,43 @@ else
     if ! kf_out=$({ rm -f '/etc/docker/daemon.json'; } 2>&1); then kf_revert '/etc/docker/daemon.json'; kf_report 2 failed "cannot put the docker configuration back, so katafleet's is back: $kf_out"; exit 1; fi
     kf_report 2 warn "configured docker; $KF_NOTE"
 fi
-kf_record 2 '/var/lib/katafleet/manifest.json' ewogICJmaWxlcyI6IHsKICAgICIvZXRjL21vZHVsZXMtbG9hZC5kL2thdGFmbGVldC5jb25mIjogewogICAgICAic2hhMjU2IjogImRkNzEwOTViNTQ4MDM0NGEyMjRlZTdmNGRjNjcxMDdkMTg3NGQwZGJiYzRiNTIwYTkyYjIwYjhiMzNlNmE1YzAiLAogICAgICAiY3JlYXRlZCI6IHRydWUKICAgIH0sCiAgICAiL29wdC9rYXRhL3NoYXJlL2RlZmF1bHRzL2thdGEtY29udGFpbmVycy9ydW50aW1lLXJzL2NvbmZpZy5kLzUwLWthdGFmbGVldC50b21sIjogewogICAgICAic2hhMjU2IjogIjFjY2QzNDIzNTM2ZTRhYzFlYWFmZmJlZDFlMDFjNjA3MmJlZDEzNDQzMDFkNjE0NWRhN2Q3NWY5NGI2NDFmNzciLAogICAgICAiY3JlYXRlZCI6IHRydWUKICAgIH0KICB9LAogICJjb250YWluZXJkX2hhbmRsZXJzIjogW10sCiAgImRvY2tlcl9ydW50aW1lcyI6IFtdLAogICJrdm1fbWVtYmVyc19hZGRlZCI6IFsKICAgICJrZiIKICBdCn0K
+kf_record 2 '/var/lib/katafleet/manifest.json' '{
+  "files": {
+    "/etc/modules-load.d/katafleet.conf": {
+      "sha256": "dd71095b5480344a224ee7f4dc67107d1874d0dbbc4b520a92b20b8b33e6a5c0",
+      "created": true
+    },
+    "/opt/kata/share/defaults/kata-containers/runtime-rs/config.d/50-katafleet.toml": {
+      "sha256": "1ccd3423536e4ac1eaaffbed1e01c6072bed1344301d6145da7d75f94b641f77",
+      "created": true
+    }
+  },
+  "containerd_handlers": [],
+  "docker_runtimes": [],
+  "kvm_members_added": [
+    "kf"
+  ]
+}
+'
 
 kf_begin 3
 kf_keep '/etc/modules-load.d/katafleet.conf'
 if ! kf_out=$({ kf_unchanged '/etc/modules-load.d/katafleet.conf' 'dd71095b5480344a224ee7f4dc67107d1874d0dbbc4b520a92b20b8b33e6a5c0' && rm -f '/etc/modules-load.d/katafleet.conf'; } 2>&1); then kf_revert '/etc/modules-load.d/katafleet.conf'; kf_report 3 failed 'cannot remove /etc/modules-load.d/katafleet.conf, so it was left as it was: '"$kf_out"; exit 1; fi
 kf_report 3 changed 'removed /etc/modules-load.d/katafleet.conf'
-kf_record 3 '/var/lib/katafleet/manifest.json' ewogICJmaWxlcyI6IHsKICAgICIvb3B0L2thdGEvc2hhcmUvZGVmYXVsdHMva2F0YS1jb250YWluZXJzL3J1bnRpbWUtcnMvY29uZmlnLmQvNTAta2F0YWZsZWV0LnRvbWwiOiB7CiAgICAgICJzaGEyNTYiOiAiMWNjZDM0MjM1MzZlNGFjMWVhYWZmYmVkMWUwMWM2MDcyYmVkMTM0NDMwMWQ2MTQ1ZGE3ZDc1Zjk0YjY0MWY3NyIsCiAgICAgICJjcmVhdGVkIjogdHJ1ZQogICAgfQogIH0sCiAgImNvbnRhaW5lcmRfaGFuZGxlcnMiOiBbXSwKICAiZG9ja2VyX3J1bnRpbWVzIjogW10sCiAgImt2bV9tZW1iZXJzX2FkZGVkIjogWwogICAgImtmIgogIF0KfQo=
+kf_record 3 '/var/lib/katafleet/manifest.json' '{
+  "files": {
+    "/opt/kata/share/defaults/kata-containers/runtime-rs/config.d/50-katafleet.toml": {
+      "sha256": "1ccd3423536e4ac1eaaffbed1e01c6072bed1344301d6145da7d75f94b641f77",
+      "created": true
+    }
+  },
+  "containerd_handlers": [],
+  "docker_runtimes": [],
+  "kvm_members_added": [
+    "kf"
+  ]
+}
+'
 
 kf_begin 4
 if ! kf_out=$(kf_remove_trees 0 '/opt/kata' 2>&1); then
@@ -863,13 +976,26 @@ if ! kf_out=$(kf_remove_trees 0 '/opt/kata' 2>&1); then
     kf_report 4 failed "cannot remove the release trees ($kf_out), nor put them back ($kf_back): see /opt/.katafleet-removed"; exit 1
 fi
 kf_report 4 changed 'removed /opt/kata'
-kf_record 4 '/var/lib/katafleet/manifest.json' ewogICJmaWxlcyI6IHt9LAogICJjb250YWluZXJkX2hhbmRsZXJzIjogW10sCiAgImRvY2tlcl9ydW50aW1lcyI6IFtdLAogICJrdm1fbWVtYmVyc19hZGRlZCI6IFsKICAgICJrZiIKICBdCn0K
+kf_record 4 '/var/lib/katafleet/manifest.json' '{
+  "files": {},
+  "containerd_handlers": [],
+  "docker_runtimes": [],
+  "kvm_members_added": [
+    "kf"
+  ]
+}
+'
 
 kf_begin 5
 if ! kf_out=$(gpasswd -d 'kf' 'kvm' 2>&1); then kf_report 5 failed 'cannot remove kf from kvm: '"$kf_out"; exit 1; fi
 printf '%s %s\n' 'kf' 'kvm' >>"$KF_TXN/groups-removed"
 kf_report 5 changed 'removed kf from kvm'
-kf_record 5 '/var/lib/katafleet/manifest.json' ewogICJmaWxlcyI6IHt9LAogICJjb250YWluZXJkX2hhbmRsZXJzIjogW10sCiAgImRvY2tlcl9ydW50aW1lcyI6IFtdCn0K
+kf_record 5 '/var/lib/katafleet/manifest.json' '{
+  "files": {},
+  "containerd_handlers": [],
+  "docker_runtimes": []
+}
+'
 
 kf_begin 6
 if ! kf_out=$(kf_forget 2>&1); then kf_report 6 failed "cannot remove katafleet's state: $kf_out"; exit 1; fi
