@@ -206,6 +206,7 @@ echo "host=$(hostname)" \
   "dropin=$(s grep -q default_vcpus '%(dropin)s')" \
   "modules=$(s grep -qx vhost_vsock /etc/modules-load.d/katafleet.conf)" \
   "runtime=$(containerd config dump 2>/dev/null | grep -qF '%(shim)s' && echo 1 || echo 0)" \
+  "cri=$(ctr plugins ls 2>/dev/null | awk '$1 == "io.containerd.grpc.v1" && $2 == "cri" { print $NF; exit }')" \
   "active=$(systemctl is-active containerd)" \
   "pid=$(systemctl show -p MainPID --value containerd)"
 """ % {"shim": VARS["kata_shim"], "dropin": VARS["kata_dropin"]}
@@ -263,6 +264,11 @@ def problems(phase, before, after):
         for key in ("kata", "dropin", "modules", "runtime"):
             if st.get(key) != "1":
                 bad.append(f"{name}: {key} missing after the {phase} run")
+        # The CRI plugin must still load (Kubernetes needs it): a config
+        # whose runtimes table lacks runc fails it on containerd 1.6, and
+        # such a containerd also restarts and idles cheaper.
+        if st.get("cri") != "ok":
+            bad.append(f"{name}: containerd's CRI plugin is {st.get('cri') or 'absent'} after the {phase} run")
         if st.get("padding") != str(50 * 1024 * 1024):
             bad.append(f"{name}: release incomplete ({st.get('padding')} bytes of padding)")
         pid_before = before[name].get("pid")
