@@ -182,6 +182,8 @@ pub fn with_prelude(body: &str) -> String {
 mod hostile;
 #[cfg(test)]
 mod put_tests;
+#[cfg(test)]
+mod restart_tests;
 
 #[cfg(test)]
 mod tests {

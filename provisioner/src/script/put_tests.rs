@@ -12,7 +12,7 @@ use super::{put_cmd, quote};
 
 /// The text of each named function in apply.sh, from `NAME() {` to its
 /// closing `}` at the start of a line.
-fn functions(names: &[&str]) -> String {
+pub(super) fn functions(names: &[&str]) -> String {
     let source = include_str!("apply.sh");
     let mut out = String::new();
     for name in names {

@@ -6,6 +6,7 @@
 use std::fmt::Write as _;
 
 use super::{quote as q, write_cmds};
+use crate::facts::CONTAINERD_CONFIG;
 use crate::plan::{FileUndo, FileWrite, Health, Service, Undo, Validation};
 
 /// Write a service's files, validate, restart; any failure puts the old
@@ -35,7 +36,7 @@ pub(super) fn configure(
     );
     let check = match validation {
         Validation::ContainerdDump { main_config } => {
-            format!("timeout 30 containerd --config {} config dump", q(main_config))
+            containerd_validation(main_config, false)
         }
         Validation::None => {
             "if dockerd --help 2>&1 | grep -q -- --validate; then timeout 30 dockerd --validate --config-file /etc/docker/daemon.json; fi".to_string()
@@ -88,10 +89,7 @@ pub(super) fn unwire(
     );
     // A main config that goes leaves the daemon on its defaults: nothing to validate.
     let check = match validation {
-        Validation::ContainerdDump { main_config } => format!(
-            "if [ -e {c} ]; then timeout 30 containerd --config {c} config dump; fi",
-            c = q(main_config)
-        ),
+        Validation::ContainerdDump { main_config } => containerd_validation(main_config, true),
         Validation::None => {
             "if [ -e /etc/docker/daemon.json ] && dockerd --help 2>&1 | grep -q -- --validate; then timeout 30 dockerd --validate --config-file /etc/docker/daemon.json; fi".to_string()
         }
@@ -111,6 +109,26 @@ pub(super) fn unwire(
         after.as_deref(),
         &format!("put the {unit} configuration back as it was before katafleet and {did} {unit}; running containers keep running"),
     );
+}
+
+/// `containerd --config FILE config dump` (only if FILE exists, when
+/// `if_present`: without it containerd runs on its defaults). The dump of
+/// the file containerd reads by default is kept as `$KF_RUN/validated-dump`,
+/// and an older one dropped first: the restart's check then reads it
+/// instead of running containerd once more.
+fn containerd_validation(main_config: &str, if_present: bool) -> String {
+    let file = q(main_config);
+    let (keep, dump_to) = if main_config == CONTAINERD_CONFIG {
+        ("kf_unseen; ", " >\"$KF_RUN/validated-dump\"")
+    } else {
+        ("", "")
+    };
+    let dump = format!("timeout 30 containerd --config {file} config dump{dump_to}");
+    if if_present {
+        format!("{{ {keep}if [ -e {file} ]; then {dump}; fi; }}")
+    } else {
+        format!("{{ {keep}{dump}; }}")
+    }
 }
 
 /// What a daemon must show after its restart or reload.

@@ -377,10 +377,16 @@ kf_running() {
 }
 
 # What the last health check saw of containerd ($KF_RUN/seen-*), which the
-# facts probe at the end of the same script reads instead of asking again;
-# a write to containerd's configuration after it, or any file put back,
-# makes it stale.
+# facts probe at the end of the same script reads instead of asking again,
+# and the dump the validation made ($KF_RUN/validated-dump), which the
+# restart's check reads: a write to containerd's configuration after them,
+# or any file put back, makes them stale.
 kf_unseen() {
+    kf_unseen_checks
+    [ ! -e "$KF_RUN/validated-dump" ] || rm -f "$KF_RUN/validated-dump"
+}
+
+kf_unseen_checks() {
     [ -e "$KF_RUN/seen-dump" ] || [ -e "$KF_RUN/seen-cri" ] || return 0
     rm -f "$KF_RUN/seen-dump" "$KF_RUN/seen-cri"
 }
@@ -400,7 +406,7 @@ kf_containerd_dump() {
 # and show every handler after $1 in `config dump`. Prints why not.
 kf_containerd_restart() {
     kf_cri=$1; shift
-    kf_unseen
+    kf_unseen_checks
     # A deliberate restart must not be refused by systemd's start-rate limit.
     systemctl reset-failed containerd 2>/dev/null
     timeout 90 systemctl restart containerd 2>&1 || return 1
@@ -427,7 +433,12 @@ kf_containerd_restart() {
             kf_plugins=$(timeout 10 ctr plugins ls 2>/dev/null)
         done
     fi
-    if ! kf_containerd_dump >"$KF_RUN/seen-dump" 2>"$KF_RUN/dump.err"; then
+    # `config dump` reads only the files, and the validation just dumped
+    # these same ones (a write since would have dropped it): containerd
+    # need not run again for the same answer.
+    if [ -s "$KF_RUN/validated-dump" ]; then
+        mv -f "$KF_RUN/validated-dump" "$KF_RUN/seen-dump"
+    elif ! kf_containerd_dump >"$KF_RUN/seen-dump" 2>"$KF_RUN/dump.err"; then
         echo "containerd config dump failed: $(cat "$KF_RUN/dump.err")"
         kf_unseen
         return 1

@@ -377,10 +377,16 @@ kf_running() {
 }
 
 # What the last health check saw of containerd ($KF_RUN/seen-*), which the
-# facts probe at the end of the same script reads instead of asking again;
-# a write to containerd's configuration after it, or any file put back,
-# makes it stale.
+# facts probe at the end of the same script reads instead of asking again,
+# and the dump the validation made ($KF_RUN/validated-dump), which the
+# restart's check reads: a write to containerd's configuration after them,
+# or any file put back, makes them stale.
 kf_unseen() {
+    kf_unseen_checks
+    [ ! -e "$KF_RUN/validated-dump" ] || rm -f "$KF_RUN/validated-dump"
+}
+
+kf_unseen_checks() {
     [ -e "$KF_RUN/seen-dump" ] || [ -e "$KF_RUN/seen-cri" ] || return 0
     rm -f "$KF_RUN/seen-dump" "$KF_RUN/seen-cri"
 }
@@ -400,7 +406,7 @@ kf_containerd_dump() {
 # and show every handler after $1 in `config dump`. Prints why not.
 kf_containerd_restart() {
     kf_cri=$1; shift
-    kf_unseen
+    kf_unseen_checks
     # A deliberate restart must not be refused by systemd's start-rate limit.
     systemctl reset-failed containerd 2>/dev/null
     timeout 90 systemctl restart containerd 2>&1 || return 1
@@ -427,7 +433,12 @@ kf_containerd_restart() {
             kf_plugins=$(timeout 10 ctr plugins ls 2>/dev/null)
         done
     fi
-    if ! kf_containerd_dump >"$KF_RUN/seen-dump" 2>"$KF_RUN/dump.err"; then
+    # `config dump` reads only the files, and the validation just dumped
+    # these same ones (a write since would have dropped it): containerd
+    # need not run again for the same answer.
+    if [ -s "$KF_RUN/validated-dump" ]; then
+        mv -f "$KF_RUN/validated-dump" "$KF_RUN/seen-dump"
+    elif ! kf_containerd_dump >"$KF_RUN/seen-dump" 2>"$KF_RUN/dump.err"; then
         echo "containerd config dump failed: $(cat "$KF_RUN/dump.err")"
         kf_unseen
         return 1
@@ -899,7 +910,7 @@ kf_txn_begin
 kf_begin 1
 kf_keep '/etc/containerd/config.toml'
 if ! kf_out=$({ kf_unchanged '/etc/containerd/config.toml' 'a68f9f4e1cefb51bf1ddbfddd78913e7c60c1fb66db782d4f399baba04710462' && kf_put_back '/etc/containerd/config.toml' '/var/lib/katafleet/backup/etc/containerd/config.toml' '6355083d91d4ed68a14819d9bca266dbd16384fac5ebc594e1c3f68c7d3f3c9a'; } 2>&1); then kf_revert '/etc/containerd/config.toml'; kf_report 1 failed "cannot put the containerd configuration back, so nothing changed: $kf_out"; exit 1; fi
-if ! kf_out=$(if [ -e '/etc/containerd/config.toml' ]; then timeout 30 containerd --config '/etc/containerd/config.toml' config dump; fi 2>&1 >/dev/null); then kf_revert '/etc/containerd/config.toml'; kf_report 1 failed "containerd rejected the new configuration, so the old one is back and containerd was not touched: $kf_out"; exit 1; fi
+if ! kf_out=$({ kf_unseen; if [ -e '/etc/containerd/config.toml' ]; then timeout 30 containerd --config '/etc/containerd/config.toml' config dump >"$KF_RUN/validated-dump"; fi; } 2>&1 >/dev/null); then kf_revert '/etc/containerd/config.toml'; kf_report 1 failed "containerd rejected the new configuration, so the old one is back and containerd was not touched: $kf_out"; exit 1; fi
 if kf_running containerd; then
     if ! { kf_containerd_restart 1  && kf_containerd_lacks 'kata' 'kata-qemu'; } >"$KF_RUN/activate.log" 2>&1; then
         kf_revert '/etc/containerd/config.toml'
