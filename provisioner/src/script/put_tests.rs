@@ -32,6 +32,7 @@ fn run(dir: &std::path::Path, body: &str) -> std::process::Output {
         "set -u\numask 022\nkf_seq=0\nKF_RUN={run}\n{}\n{body}",
         functions(&[
             "kf_unseen",
+            "kf_rm",
             "kf_parent",
             "kf_put",
             "kf_put_b64",

@@ -39,6 +39,7 @@ fn run(body: &str) -> (String, String) {
         "set -u\nhave() {{ command -v \"$1\" >/dev/null 2>&1; }}\nKF_RUN={run}\n{}\n{body}",
         functions(&[
             "kf_unseen",
+            "kf_rm",
             "kf_unseen_checks",
             "kf_containerd_dump",
             "kf_containerd_restart"

@@ -128,6 +128,15 @@ kf_parent() {
     [ -d "$kf_dir" ] || mkdir -p "$kf_dir"
 }
 
+# rm -rf of its arguments once one of them exists (a symlink counts): what
+# an earlier step or run may have left, which usually is nothing, and then
+# this costs no fork. An unmatched glob stays as it is and does not exist.
+kf_rm() {
+    for kf_r in "$@"; do
+        if [ -e "$kf_r" ] || [ -L "$kf_r" ]; then rm -rf "$@"; return; fi
+    done
+}
+
 # kf_word N TEXT: the Nth word of TEXT (split at blanks), in $kf_word,
 # empty when there are fewer; the shell splits it, so no fork.
 kf_word() {
@@ -244,10 +253,7 @@ kf_txn_begin() {
         kf_report 0 failed "a NixOS activation an earlier run started is still pending ($(tr '\n' ' ' <"$KF_TXN/nixos")); nothing was changed: run katafleet again, and it settles that first"
         exit 1
     fi
-    # What an earlier run left; a fresh host has none of it (no fork then).
-    for kf_p in "$KF_TXN" /opt/.katafleet-removed "$KF_DEADLINE_FIRED"; do
-        if [ -e "$kf_p" ] || [ -L "$kf_p" ]; then rm -rf "$KF_TXN" /opt/.katafleet-removed "$KF_DEADLINE_FIRED"; break; fi
-    done
+    kf_rm "$KF_TXN" /opt/.katafleet-removed "$KF_DEADLINE_FIRED"
     mkdir -p "$KF_TXN/keep" || { kf_report 0 failed "cannot create $KF_TXN"; exit 1; }
     kf_save "$KF_TXN/keep" /var/lib/katafleet/manifest.json
 }
@@ -383,13 +389,10 @@ kf_running() {
 # or any file put back, makes them stale.
 kf_unseen() {
     kf_unseen_checks
-    [ ! -e "$KF_RUN/validated-dump" ] || rm -f "$KF_RUN/validated-dump"
+    kf_rm "$KF_RUN/validated-dump"
 }
 
-kf_unseen_checks() {
-    [ -e "$KF_RUN/seen-dump" ] || [ -e "$KF_RUN/seen-cri" ] || return 0
-    rm -f "$KF_RUN/seen-dump" "$KF_RUN/seen-cri"
-}
+kf_unseen_checks() { kf_rm "$KF_RUN/seen-dump" "$KF_RUN/seen-cri"; }
 
 # containerd's effective config; with no config file, its built-in
 # defaults (containerd 1.7 cannot `config dump` without one).
@@ -490,9 +493,7 @@ kf_install() {
     kf_id=$1 kf_size=$2 kf_sha=$3 kf_decomp=$4 kf_shim=$5 kf_marker=$6 kf_foreign=$7 kf_extracted=$8 kf_rel=$9 kf_url=${10}
     [ -d /opt ] || mkdir -p /opt || { kf_report "$kf_id" failed "cannot create /opt"; return 1; }
     # Staging left by a run that was killed; no other run is here (the lock).
-    for kf_p in /opt/.katafleet-stage.*; do
-        if [ -e "$kf_p" ]; then rm -rf /opt/.katafleet-stage.*; break; fi
-    done
+    kf_rm /opt/.katafleet-stage.*
     # The release and its extracted tree sit in staging, plus a margin; the
     # previous tree is only renamed. Checked before a byte is written.
     kf_need=$(( (kf_size + kf_extracted) / 1048576 + 64 ))
