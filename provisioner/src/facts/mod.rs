@@ -35,7 +35,6 @@ pub struct HostFacts {
     pub kvm: KvmDevice,
     pub mem_kib: u64,
     pub modules: BTreeSet<String>,
-    pub systemd: Option<String>,
     pub tools: BTreeSet<String>,
     pub selinux: Option<String>,
     /// Whether a `kvm` group exists, and its members.
@@ -219,7 +218,6 @@ impl HostFacts {
         self.container = before.container.clone();
         self.kvm = before.kvm.clone();
         self.mem_kib = before.mem_kib;
-        self.systemd = before.systemd.clone();
         self.selinux = before.selinux.clone();
         self.boot_record = before.boot_record.clone();
         self

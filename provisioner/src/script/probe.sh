@@ -152,11 +152,6 @@ if [ "${KF_AFTER_APPLY:-0}" != 1 ]; then
     read -r kf_k kf_mem _ 2>/dev/null </proc/meminfo || kf_k=""
     [ "$kf_k" = MemTotal: ] || kf_mem=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo 2>/dev/null)
     kf_kv mem_kib "$kf_mem"
-    read -r kf_init 2>/dev/null </proc/1/comm || kf_init=""
-    if [ "$kf_init" = systemd ]; then
-        kf_sv=$(systemctl --version 2>/dev/null)
-        kf_kv systemd "${kf_sv%%"$KF_NL"*}"
-    fi
     have getenforce && kf_kv selinux "$(getenforce 2>/dev/null)"
 else
     kf_record_boot
@@ -204,7 +199,18 @@ for t in kata-runtime kata-ctl containerd-shim-kata-v2; do
     kf_kv "on_path:$t" "$kf_found"
 done
 if [ -f /var/lib/katafleet/manifest.json ]; then
-    kf_owned=$(sed -n 's/^    "\(\/[^"]*\)": {$/\1/p' /var/lib/katafleet/manifest.json)
+    # In serde_json's pretty form (src/facts/manifest.rs) each owned path
+    # opens its object on a line of its own. The shell reads the few lines
+    # for less than a sed costs.
+    kf_owned=""
+    while IFS= read -r kf_l; do
+        case $kf_l in
+            '    "/'*'": {') kf_l=${kf_l#'    "'} kf_l=${kf_l%'": {'} ;;
+            *) continue ;;
+        esac
+        case $kf_l in *'"'*) continue ;; esac
+        kf_owned="$kf_owned${kf_owned:+$KF_NL}$kf_l"
+    done </var/lib/katafleet/manifest.json
     kf_digests "$kf_owned"
     # Uninstall diffs each owned file against the original it puts back.
     if [ "${KF_READ_OWNED:-0}" = 1 ]; then

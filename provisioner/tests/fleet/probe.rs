@@ -1,7 +1,8 @@
 //! The lean probe on a real containerd (bookworm, 1.6): the answers of its
 //! Go binaries are recorded by the run that changed the host and reused by
 //! the next plan only while nothing they depend on changed; an in-place
-//! edit of config.toml or a containerd restart makes the probe ask again.
+//! edit of config.toml, a file new under an imported directory or a
+//! containerd restart makes the probe ask again.
 //! What holds for one boot (the CPU, systemd-detect-virt's answers) is
 //! recorded the same way and reused only during that boot.
 
@@ -84,6 +85,32 @@ fn the_probe_reuses_containerds_answers_only_while_nothing_they_depend_on_change
         !plan_facts(&fleet, &inv).0,
         "a restarted daemon is asked afresh"
     );
+}
+
+/// The record keeps the import patterns and the daemon's --config, so that
+/// a hit reads neither again: a file new under an imported directory must
+/// still make the probe ask afresh.
+#[test]
+fn a_file_new_under_an_imported_directory_makes_the_probe_ask_again() {
+    let fleet = fleet_or_skip!(1);
+    fleet.sh_ok(
+        0,
+        "mkdir -p /etc/kf-extra && sed -i '1i imports = [\"/etc/kf-extra/*.toml\"]' /etc/containerd/config.toml && systemctl restart containerd && sleep 1",
+    );
+    let inv = fleet.inventory("", "");
+    let out = fleet.katafleet(&["provision", inv.to_str().unwrap(), "--force", "--json"]);
+    assert_eq!(json_hosts(&out)[0]["status"], "changed", "{}", stdout(&out));
+    let kept = fleet.sh_ok(0, "cat /var/lib/katafleet/probe-cache/imports");
+    assert!(kept.contains("/etc/kf-extra/*.toml"), "{kept}");
+    assert!(plan_facts(&fleet, &inv).0, "recorded by the run that changed the host");
+
+    fleet.sh_ok(
+        0,
+        "printf '[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.extra-probe]\n  runtime_type = \"io.containerd.runc.v2\"\n' >/etc/kf-extra/extra.toml",
+    );
+    let (cached, dump) = plan_facts(&fleet, &inv);
+    assert!(!cached, "a new imported file is asked afresh");
+    assert!(dump.contains("runtimes.extra-probe]"), "{dump}");
 }
 
 #[test]

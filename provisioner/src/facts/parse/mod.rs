@@ -115,7 +115,6 @@ fn facts(kv: &BTreeMap<String, String>, blocks: Blocks) -> Result<HostFacts, Par
         kvm: kvm(get("kvm_open"), get("kvm_mode")),
         mem_kib: get("mem_kib").and_then(|m| m.parse().ok()).unwrap_or(0),
         modules: words("modules"),
-        systemd: get("systemd").map(String::from),
         tools: words("tools"),
         selinux: get("selinux").map(String::from),
         kata_dir: get("kata_dir").is_some(),

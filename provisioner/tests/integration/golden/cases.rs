@@ -100,7 +100,6 @@ pub fn sid_containerd2_docker28() -> Transcript {
              VERSION_CODENAME=forky\nID=debian\nHOME_URL=\"https://www.debian.org/\"\n\
              SUPPORT_URL=\"https://www.debian.org/support\"\nBUG_REPORT_URL=\"https://bugs.debian.org/\"\n",
         )
-        .set("systemd", "systemd 258 (258.2-1)")
         .set(
             "containerd_version",
             "containerd github.com/containerd/containerd/v2 2.1.9~ds1 2.1.9~ds1-1",
@@ -264,7 +263,6 @@ pub fn nixos() -> Transcript {
     ready_vm(Transcript::fixture(BOOKWORM), " kvm kvm_intel vhost vhost_net vhost_vsock")
         .set_file("os-release", NIXOS_RELEASE)
         .set("kernel", "6.12.48")
-        .set("systemd", "systemd 257 (257.8)")
         .set(
             "tools",
             " tar zstd xz sha256sum base64 head mktemp systemctl modprobe sudo nixos-rebuild",
