@@ -102,7 +102,10 @@ fn a_file_new_under_an_imported_directory_makes_the_probe_ask_again() {
     assert_eq!(json_hosts(&out)[0]["status"], "changed", "{}", stdout(&out));
     let kept = fleet.sh_ok(0, "cat /var/lib/katafleet/probe-cache/imports");
     assert!(kept.contains("/etc/kf-extra/*.toml"), "{kept}");
-    assert!(plan_facts(&fleet, &inv).0, "recorded by the run that changed the host");
+    assert!(
+        plan_facts(&fleet, &inv).0,
+        "recorded by the run that changed the host"
+    );
 
     fleet.sh_ok(
         0,
