@@ -178,14 +178,15 @@ kf_put_b64() {
 # An empty temp file beside $1, as $kf_tmp. Its name is this script's own
 # and it is created exclusively (noclobber opens with O_EXCL), which costs
 # no fork; mktemp only when that name is taken. Made by the shell under
-# umask 022, it is 644 already.
+# umask 022, it is 644 already. `true`, not `:`: a failed redirection of
+# a special built-in such as `:` ends a non-interactive shell.
 kf_seq=0
 kf_put_open() {
     case $1 in /etc/containerd/*) kf_unseen ;; esac
     kf_parent "$1" || return 1
     kf_seq=$((kf_seq + 1))
     kf_tmp="$kf_dir/.katafleet.$$.$kf_seq" kf_tmp_mode=644
-    if [ -e "$kf_tmp" ] || [ -L "$kf_tmp" ] || ! { set -C && : >"$kf_tmp"; } 2>/dev/null; then
+    if [ -e "$kf_tmp" ] || [ -L "$kf_tmp" ] || ! { set -C && true >"$kf_tmp"; } 2>/dev/null; then
         set +C
         kf_tmp=$(mktemp "$kf_dir/.katafleet.XXXXXX") || return 1
         kf_tmp_mode=600
