@@ -177,15 +177,26 @@ pub struct Settings {
 /// controller has given up: `timeout` stops the script's whole process
 /// group, SIGKILL `HOST_KILL_AFTER` later. Where `timeout` is missing or
 /// cannot do that (an old BusyBox), the script runs without it.
+///
+/// The script's file is `SCRIPT_DIR/.katafleet-script.PID`, created with
+/// O_EXCL (noclobber), where the shell may create it: only root can, so
+/// nobody else can have put a file there first, and it spares a `mktemp`
+/// per script. Anywhere else (not root, or the name taken) `mktemp` names it.
+/// The test is `true >f`: a failed redirection of `:` (a special built-in)
+/// would end the shell.
 pub fn bootstrap(len: usize, become_: Become, step_timeout: Duration) -> String {
-    bootstrap_until(len, become_, step_timeout + HOST_GRACE)
+    bootstrap_until(len, become_, step_timeout + HOST_GRACE, SCRIPT_DIR)
 }
 
-fn bootstrap_until(len: usize, become_: Become, deadline: Duration) -> String {
+/// Root's own directory on every systemd host, a tmpfs (see `bootstrap`).
+const SCRIPT_DIR: &str = "/run";
+
+fn bootstrap_until(len: usize, become_: Become, deadline: Duration, dir: &str) -> String {
     let deadline = deadline.as_secs().max(1);
     let kill = HOST_KILL_AFTER.as_secs();
     let inner = format!(
-        "f=$(mktemp) && head -c {len} >\"$f\" && \
+        "f={dir}/.katafleet-script.$$; set -C; {{ true >\"$f\"; }} 2>/dev/null || f=$(mktemp) || exit 1; set +C; \
+         head -c {len} >\"$f\" && \
          if timeout -k {kill} 1 true 2>/dev/null; then timeout -k {kill} {deadline} sh \"$f\"; else sh \"$f\"; fi; \
          r=$?; rm -f \"$f\"; exit $r"
     );
@@ -224,12 +235,13 @@ mod tests {
         script: &str,
         deadline: Duration,
         path: &str,
+        dir: &str,
     ) -> (std::process::Output, Duration) {
         use std::io::Write;
         let started = std::time::Instant::now();
         let mut child = std::process::Command::new("sh")
             .arg("-c")
-            .arg(bootstrap_until(script.len(), Become::None, deadline))
+            .arg(bootstrap_until(script.len(), Become::None, deadline, dir))
             .env("PATH", path)
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
@@ -253,8 +265,12 @@ mod tests {
         // The script and the sleep it started must both be gone (the
         // sleep holds stdout: if it lived on, the output would not end).
         let path = std::env::var("PATH").unwrap_or_default();
-        let (out, took) =
-            run_bootstrap("sleep 600; echo finished\n", Duration::from_secs(1), &path);
+        let (out, took) = run_bootstrap(
+            "sleep 600; echo finished\n",
+            Duration::from_secs(1),
+            &path,
+            SCRIPT_DIR,
+        );
         assert_eq!(out.status.code(), Some(124), "timeout's own exit status");
         assert!(!String::from_utf8_lossy(&out.stdout).contains("finished"));
         assert!(took < Duration::from_secs(10), "stopped after {took:?}");
@@ -277,8 +293,31 @@ mod tests {
             std::os::unix::fs::symlink(found, dir.path().join(tool)).expect("a link");
         }
         let path = dir.path().display().to_string();
-        let (out, _) = run_bootstrap("echo ran; exit 3\n", STEP + HOST_GRACE, &path);
+        let (out, _) = run_bootstrap("echo ran; exit 3\n", STEP + HOST_GRACE, &path, SCRIPT_DIR);
         assert_eq!(out.status.code(), Some(3));
         assert_eq!(String::from_utf8_lossy(&out.stdout), "ran\n");
+    }
+
+    /// The script's file: in the given directory where the shell can create
+    /// it, else wherever mktemp says; either way gone afterwards.
+    #[test]
+    fn the_script_file_is_made_where_it_can_be_and_removed() {
+        let path = std::env::var("PATH").unwrap_or_default();
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let at = dir.path().display().to_string();
+        let script =
+            format!("case $0 in '{at}'/.katafleet-script.*) echo here ;; *) echo \"$0\" ;; esac\n");
+        let (out, _) = run_bootstrap(&script, STEP, &path, &at);
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "here\n", "{out:?}");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "removed");
+
+        let missing = format!("{at}/missing");
+        let (out, _) = run_bootstrap(&script, STEP, &path, &missing);
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            said.starts_with('/') && !said.starts_with(&missing),
+            "{said}"
+        );
+        assert!(out.status.success());
     }
 }
