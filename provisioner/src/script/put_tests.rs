@@ -34,6 +34,7 @@ fn run(dir: &std::path::Path, body: &str) -> std::process::Output {
             "kf_unseen",
             "kf_rm",
             "kf_parent",
+            "kf_parents",
             "kf_put",
             "kf_put_b64",
             "kf_put_ours",
@@ -198,4 +199,37 @@ fn katafleets_own_files_are_644_whatever_was_there() {
     );
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "{\"files\": {}}");
     assert_eq!(mode(&file), 0o644);
+}
+
+#[test]
+fn kf_parents_makes_only_the_missing_directories() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("there")).unwrap();
+    let a = path_in(dir.path(), "a b/c/file");
+    let there = path_in(dir.path(), "there/file");
+    let odd = path_in(dir.path(), "it's $(x)/file");
+    let body = format!(
+        "kf_parents {} {} {} && echo made",
+        quote(&a),
+        quote(&there),
+        quote(&odd)
+    );
+    let out = run(dir.path(), &body);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "made\n", "{out:?}");
+    assert!(dir.path().join("a b/c").is_dir() && dir.path().join("it's $(x)").is_dir());
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["a b", "it's $(x)", "there"]);
+    // Nothing missing: no mkdir is run at all (there is none on this PATH).
+    let out = run(
+        dir.path(),
+        &format!(
+            "PATH=/nonexistent kf_parents {} && echo none",
+            quote(&there)
+        ),
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "none\n", "{out:?}");
 }

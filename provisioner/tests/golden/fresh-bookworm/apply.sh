@@ -128,6 +128,18 @@ kf_parent() {
     [ -d "$kf_dir" ] || mkdir -p "$kf_dir"
 }
 
+# The directories of all its arguments made, those missing in one mkdir.
+# Each original argument is shifted off as the loop passes it; a missing
+# directory goes on the end, so only those are left for mkdir.
+kf_parents() {
+    for kf_p in "$@"; do
+        shift
+        kf_dir=${kf_p%/*}
+        [ -d "${kf_dir:-/}" ] || set -- "$@" "${kf_dir:-/}"
+    done
+    [ "$#" -eq 0 ] || mkdir -p "$@"
+}
+
 # rm -rf of its arguments once one of them exists (a symlink counts): what
 # an earlier step or run may have left, which usually is nothing, and then
 # this costs no fork. An unmatched glob stays as it is and does not exist.
@@ -215,9 +227,13 @@ kf_backup_once() {
 # A file's state before this step touches it (for kf_revert), and before
 # this run touched it (the transaction: put back if verification fails).
 kf_keep() {
-    kf_save "$KF_RUN/keep" "$1"
     if [ ! -e "$KF_TXN/keep$1" ] && [ ! -e "$KF_TXN/keep$1.absent" ]; then
+        # Both keep directories in one mkdir: each costs a fork.
+        kf_parents "$KF_RUN/keep$1" "$KF_TXN/keep$1" || return 1
+        kf_save "$KF_RUN/keep" "$1" || return 1
         kf_save "$KF_TXN/keep" "$1" && printf '%s\n' "$1" >>"$KF_TXN/paths"
+    else
+        kf_save "$KF_RUN/keep" "$1"
     fi
 }
 
@@ -255,7 +271,8 @@ kf_txn_begin() {
         exit 1
     fi
     kf_rm "$KF_TXN" /opt/.katafleet-removed "$KF_DEADLINE_FIRED"
-    mkdir -p "$KF_TXN/keep" || { kf_report 0 failed "cannot create $KF_TXN"; exit 1; }
+    # With the directory the manifest's copy goes to: one mkdir.
+    mkdir -p "$KF_TXN/keep/var/lib/katafleet" || { kf_report 0 failed "cannot create $KF_TXN"; exit 1; }
     kf_save "$KF_TXN/keep" /var/lib/katafleet/manifest.json
 }
 
@@ -286,11 +303,11 @@ kf_txn_commit() {
             return 1
         fi
     fi
-    rm -rf /opt/.katafleet-removed
+    kf_rm /opt/.katafleet-removed
     if [ -e "$KF_TXN/forget" ]; then
         rm -rf /var/lib/katafleet
     elif [ -f "$KF_TXN/tree" ]; then
-        rm -rf /var/lib/katafleet/last-upgrade && mv "$KF_TXN" /var/lib/katafleet/last-upgrade && kf_prune_releases
+        kf_rm /var/lib/katafleet/last-upgrade && mv "$KF_TXN" /var/lib/katafleet/last-upgrade && kf_prune_releases
     else
         rm -rf "$KF_TXN"
     fi
@@ -531,7 +548,7 @@ kf_install() {
     if ! kf_out=$(tar --no-same-owner -x -f "$kf_stage/asset" -C "$kf_stage/root" --use-compress-program="$kf_decomp" 2>&1); then
         rm -rf "$kf_stage"; kf_report "$kf_id" failed "extracting the release failed (not a release archive): $kf_out; nothing was installed"; return 1
     fi
-    rm -f "$kf_stage/asset"
+    # The asset goes with the staging directory below.
     if [ ! -x "$kf_stage/root$kf_shim" ]; then
         rm -rf "$kf_stage"; kf_report "$kf_id" failed "the release has no executable $kf_shim; nothing was installed"; return 1
     fi
@@ -540,7 +557,7 @@ kf_install() {
     if [ "$(readlink /opt/kata 2>/dev/null)" = "kata-releases/$kf_rel" ]; then
         rm -rf "$kf_stage"; kf_report "$kf_id" failed "$kf_release is already the current release, yet its marker differs; remove it and run again"; return 1
     fi
-    rm -rf "$kf_release"
+    kf_rm "$kf_release"
     if ! { [ -d "$KF_RELEASES" ] || mkdir -p "$KF_RELEASES"; } || ! mv "$kf_stage/root/opt/kata" "$kf_release"; then
         rm -rf "$kf_stage" "$kf_release"; kf_report "$kf_id" failed "cannot move the new release into $KF_RELEASES; nothing changed"; return 1
     fi
