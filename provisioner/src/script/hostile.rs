@@ -76,13 +76,7 @@ const COMMANDS: &[&str] = &[
 
 /// Every `kf_*` function the prelude and the apply helpers define.
 fn helpers() -> Vec<String> {
-    let source = format!(
-        "{}\n{}\n{}\n{}",
-        super::PRELUDE,
-        include_str!("apply.sh"),
-        include_str!("nixos.sh"),
-        include_str!("undo.sh")
-    );
+    let source = format!("{}\n{}", super::PRELUDE, super::CHANGE_HELPERS);
     source
         .lines()
         .filter_map(|l| {

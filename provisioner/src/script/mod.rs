@@ -31,13 +31,16 @@ pub fn b64(text: &str) -> String {
 /// changes a host begins. They end with [`HELPERS_END`], so a script can
 /// copy them for a later run of its own (the NixOS rollback deadline).
 pub fn changing_script() -> String {
-    let helpers = concat!(
-        include_str!("apply.sh"),
-        include_str!("nixos.sh"),
-        include_str!("undo.sh")
-    );
-    with_prelude(&format!("{helpers}{HELPERS_END}\n"))
+    with_prelude(&format!("{CHANGE_HELPERS}{HELPERS_END}\n"))
 }
+
+/// The helpers of every script that changes a host, in the order they run.
+pub(crate) const CHANGE_HELPERS: &str = concat!(
+    include_str!("apply.sh"),
+    include_str!("files.sh"),
+    include_str!("nixos.sh"),
+    include_str!("undo.sh")
+);
 
 /// The last line of [`changing_script`].
 pub(crate) const HELPERS_END: &str = "# katafleet: end of the helpers";

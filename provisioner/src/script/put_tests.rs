@@ -10,15 +10,15 @@ use std::process::Command;
 
 use super::{put_cmd, quote};
 
-/// The text of each named function in apply.sh, from `NAME() {` to its
-/// closing `}` at the start of a line.
+/// The text of each named function of the changing scripts' helpers, from
+/// `NAME() {` to its closing `}` at the start of a line.
 pub(super) fn functions(names: &[&str]) -> String {
-    let source = include_str!("apply.sh");
+    let source = super::CHANGE_HELPERS;
     let mut out = String::new();
     for name in names {
         let start = source
             .find(&format!("\n{name}() {{"))
-            .unwrap_or_else(|| panic!("{name} is not in apply.sh"));
+            .unwrap_or_else(|| panic!("{name} is not among the helpers"));
         let body = &source[start + 1..];
         let end = body.find("\n}\n").expect("the function ends") + 3;
         out.push_str(&body[..end]);
