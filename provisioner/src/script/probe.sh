@@ -2,12 +2,6 @@
 # Prints values (`@@kv`) and files (`@@file`). Arguments: more files to read,
 # reported as `path:FILE`.
 
-# The Go programs these scripts run for one answer each (containerd, ctr,
-# dockerd, docker) run on one thread and without a garbage collector: 15 %
-# less CPU per call with six hosts busy at once (bench/NOTES.md). Daemons
-# systemd starts do not inherit this.
-export GOMAXPROCS=1 GOGC=off
-
 # Fork-free helpers: a command substitution costs a fork even for a builtin.
 KF_NL='
 '

@@ -2,6 +2,11 @@
 # defines the one wire protocol (see src/script/wire.rs): every line the
 # controller reads starts with `@@`.
 export LC_ALL=C
+# The Go programs the scripts run for one answer each (containerd, ctr,
+# dockerd, docker) run on one thread and without a garbage collector: 15 %
+# less CPU per call with six hosts busy at once (bench/NOTES.md). Daemons
+# systemd starts do not inherit this.
+export GOMAXPROCS=1 GOGC=off
 PATH=/run/current-system/sw/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH
 have() { command -v "$1" >/dev/null 2>&1; }
 kf_oneline() { printf '%s' "$1" | tr '\n' ' '; }
@@ -90,11 +95,6 @@ umask 022
 # with SIGPIPE. The script runs on to its end (and the host's own deadline
 # still stops it); the next run settles what it left.
 trap '' PIPE
-# The Go programs these scripts run for one answer each (containerd, ctr,
-# dockerd, docker) run on one thread and without a garbage collector: 15 %
-# less CPU per call with six hosts busy at once (bench/NOTES.md). Daemons
-# systemd starts do not inherit this.
-export GOMAXPROCS=1 GOGC=off
 KF_RUN=$(mktemp -d) || { kf_report 0 failed "cannot create a temporary directory"; exit 1; }
 trap 'rm -rf "$KF_RUN"' EXIT
 
