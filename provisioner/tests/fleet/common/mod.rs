@@ -7,8 +7,14 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, OnceLock};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
+
+mod fixture;
+mod running;
+
+pub use fixture::{build_fixture, build_fixture_version, fixture, Fixture};
+pub use running::Running;
 
 pub const VERSION: &str = "4.2.0";
 
@@ -349,131 +355,10 @@ impl Fleet {
     }
 }
 
-/// A katafleet run in the background.
-pub struct Running {
-    pub child: std::process::Child,
-    lines: mpsc::Receiver<String>,
-    seen: String,
-    stdout: Option<std::thread::JoinHandle<Vec<u8>>>,
-    stderr: Option<std::thread::JoinHandle<String>>,
-    pub started: Instant,
-}
-
-/// A test that fails half-way leaves no katafleet behind.
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-impl Running {
-    /// Waits for a progress line containing `needle` (at most `limit`).
-    pub fn wait_for(&mut self, needle: &str, limit: Duration) -> String {
-        let until = Instant::now() + limit;
-        loop {
-            let left = until.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.seen.push_str(&line);
-                    self.seen.push('\n');
-                    if line.contains(needle) {
-                        return line;
-                    }
-                }
-                Err(_) => {
-                    let _ = self.child.kill();
-                    panic!(
-                        "no line with {needle:?} within {limit:?}; stderr so far:\n{}",
-                        self.seen
-                    );
-                }
-            }
-        }
-    }
-
-    /// Sends `signal` (`INT`, `TERM`, `KILL`) to katafleet.
-    pub fn signal(&self, signal: &str) {
-        let ok = Command::new("kill")
-            .arg(format!("-{signal}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(ok, "kill -{signal} {}", self.child.id());
-    }
-
-    /// Waits for katafleet to exit, for at most `limit` (then kills it and
-    /// fails: a run that does not end is the fault under test).
-    pub fn finish(mut self, limit: Duration) -> (Output, Duration) {
-        let until = self.started + limit;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("wait for katafleet") {
-                break status;
-            }
-            if Instant::now() >= until {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                let rest = self.stderr.take().map(|t| t.join().unwrap_or_default());
-                panic!(
-                    "katafleet did not finish within {limit:?}; stderr:\n{}",
-                    rest.unwrap_or_default()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        };
-        let took = self.started.elapsed();
-        let stdout = self.stdout.take().map(|t| t.join().unwrap_or_default());
-        let rest = self.stderr.take().map(|t| t.join().unwrap_or_default());
-        let output = Output {
-            status,
-            stdout: stdout.unwrap_or_default(),
-            stderr: rest.unwrap_or_default().into_bytes(),
-        };
-        (output, took)
-    }
-}
-
 impl Drop for Fleet {
     fn drop(&mut self) {
         let _ = Command::new(harness()).args(["down", &self.name]).output();
     }
-}
-
-pub struct Fixture {
-    pub dir: PathBuf,
-    pub sha256: String,
-}
-
-/// The fixture release tarball, built once per test process.
-pub fn fixture() -> &'static Fixture {
-    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
-    FIXTURE.get_or_init(|| build_fixture("fixture", &[]))
-}
-
-/// A fixture built with extra builder flags (e.g. `--evil`), in its own directory.
-pub fn build_fixture(tag: &str, flags: &[&str]) -> Fixture {
-    build_fixture_version(tag, VERSION, flags)
-}
-
-/// A fixture of another release version, for upgrade tests.
-pub fn build_fixture_version(tag: &str, version: &str, flags: &[&str]) -> Fixture {
-    let dir = std::env::temp_dir().join(format!("katafleet-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let out = Command::new(repo_root().join("vm-tests/fleet/make-fixture-tarball"))
-        .arg(dir.join(format!("kata-static-{version}-amd64.tar.zst")))
-        .arg(version)
-        .args(flags)
-        .output()
-        .expect("build the fixture tarball");
-    assert!(
-        out.status.success(),
-        "fixture build failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let sha256 = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    Fixture { dir, sha256 }
 }
 
 pub fn stdout(o: &Output) -> String {
